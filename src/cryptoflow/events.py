@@ -1,0 +1,141 @@
+"""Normalized market events: the one vocabulary every layer speaks.
+
+Units, fixed once at parse time so no later layer has to think about them:
+- prices and quantities are float64; quantities are in *base* units (contracts already
+  multiplied out), notionals in quote units;
+- times are int nanoseconds since the epoch, UTC: ``ts`` is the exchange's time,
+  ``ts_recv`` the local receive time;
+- ``market`` is ``"perp"`` or ``"spot"``; ``symbol`` is canonical (``BTCUSDT``);
+- ``side`` of a trade is the aggressor's side (``"buy"`` = taker bought);
+  ``side`` of a liquidation is the side of the *liquidated position* (``"long"``/``"short"``).
+
+Fields a venue does not send are ``None``, never 0. Structs are tagged (``kind``) so a
+mixed stream can be encoded and decoded losslessly with msgspec.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Market = Literal["perp", "spot"]
+Side = Literal["buy", "sell"]
+PositionSide = Literal["long", "short"]
+
+MARKETS: tuple[str, ...] = ("perp", "spot")
+
+
+class _Event(msgspec.Struct, frozen=True, gc=False, tag_field="kind"):
+    venue: str
+    market: str
+    symbol: str
+    ts: int
+    ts_recv: int
+
+
+class Trade(_Event, frozen=True, gc=False, tag="trade"):
+    price: float
+    qty: float
+    side: str
+    trade_id: str
+
+
+class BBO(_Event, frozen=True, gc=False, tag="bbo"):
+    bid_price: float
+    bid_qty: float
+    ask_price: float
+    ask_qty: float
+    # The venue's book update id this quote belongs to (Binance bookTicker ``u``), if it has one:
+    # lets a BBO be cross-checked against the maintained book at the same id.
+    update_id: int | None = None
+
+
+class BookSnapshot(_Event, frozen=True, gc=False, tag="book"):
+    """Top levels of a maintained (or venue-sent full) book, best first on each side."""
+
+    bid_prices: list[float]
+    bid_qtys: list[float]
+    ask_prices: list[float]
+    ask_qtys: list[float]
+    seq: int | None = None
+
+
+class MarkPrice(_Event, frozen=True, gc=False, tag="mark_price"):
+    mark_price: float
+    index_price: float | None = None
+
+
+class Funding(_Event, frozen=True, gc=False, tag="funding"):
+    # Rate as a fraction per funding interval (0.0001 = 1 bp per interval).
+    rate: float
+    predicted_rate: float | None = None
+    next_funding_time: int | None = None
+    interval_hours: float | None = None
+
+
+class OpenInterest(_Event, frozen=True, gc=False, tag="open_interest"):
+    oi_contracts: float | None = None
+    oi_base: float | None = None
+    oi_notional: float | None = None
+
+
+class Liquidation(_Event, frozen=True, gc=False, tag="liquidation"):
+    side: str
+    price: float
+    qty: float
+    notional: float
+
+
+class Ticker24h(_Event, frozen=True, gc=False, tag="ticker"):
+    last: float
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    volume: float | None = None
+    quote_volume: float | None = None
+    price_change: float | None = None
+    price_change_pct: float | None = None
+
+
+class Candle(_Event, frozen=True, gc=False, tag="candle"):
+    interval: str
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    quote_volume: float | None = None
+    trades: int | None = None
+    closed: bool = False
+
+
+Event = Trade | BBO | BookSnapshot | MarkPrice | Funding | OpenInterest | Liquidation | Ticker24h | Candle
+
+EVENT_TYPES: tuple[type[_Event], ...] = (
+    Trade, BBO, BookSnapshot, MarkPrice, Funding, OpenInterest, Liquidation, Ticker24h, Candle,
+)
+# kind tag -> struct type; the kinds are also the stream names used by the store.
+EVENT_KINDS: dict[str, type[_Event]] = {t.__struct_config__.tag: t for t in EVENT_TYPES}  # type: ignore[misc]
+
+INTERVALS_NS: dict[str, int] = {
+    "1s": 1_000_000_000,
+    "1m": 60_000_000_000,
+    "3m": 180_000_000_000,
+    "5m": 300_000_000_000,
+    "15m": 900_000_000_000,
+    "30m": 1_800_000_000_000,
+    "1h": 3_600_000_000_000,
+    "2h": 7_200_000_000_000,
+    "4h": 14_400_000_000_000,
+    "1d": 86_400_000_000_000,
+}
+
+event_encoder = msgspec.json.Encoder()
+event_decoder = msgspec.json.Decoder(Event)
+
+
+def kind_of(event: Event) -> str:
+    """The event's stream kind (``trade``, ``bbo``, ``book``, ...)."""
+    return type(event).__struct_config__.tag  # type: ignore[return-value]

@@ -1,0 +1,247 @@
+"""Order-book engine: one engine, three sync modes, one book per venue instrument.
+
+Each venue states how its book stays in sync (``BookSyncSpec`` on every ``BookUpdate``):
+
+- ``REST_DIFF`` (Binance spot/USD-M, Gate): diffs are buffered until a REST snapshot with
+  ``lastUpdateId = lid`` arrives; diffs with ``seq < lid + offset`` are dropped; the first
+  applied diff must bridge it (``first_seq <= lid + offset <= seq``); after that each diff must
+  link to the previous one (``Link.PREV``: ``prev_seq == last seq``; ``Link.NEXT``:
+  ``first_seq == last seq + 1``).
+- ``STREAM_SEQ`` (Bybit, OKX, Kraken, Deribit): a snapshot in the stream starts the book, diffs
+  must link as above; a new snapshot resets the book.
+- ``FULL`` (Hyperliquid, Deribit grouped, Binance partial depth): every message replaces the book.
+
+A broken link, or a crossed book after a diff, is a *gap*: that one book is invalidated and
+listed in ``pending_resync`` so the feed fetches a new snapshot (REST) or resubscribes
+(stream), while every other book carries on. Books count applied updates, gaps and resyncs.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+
+from sortedcontainers import SortedDict
+
+from cryptoflow.events import BBO, BookSnapshot
+from cryptoflow.venues.base import BookUpdate, Link, SyncMode
+
+log = logging.getLogger(__name__)
+
+
+class BookState(enum.IntEnum):
+    AWAITING_SNAPSHOT = 0  # no valid book: waiting for a snapshot (first one, or after a gap)
+    BRIDGING = 1  # REST snapshot applied, waiting for the diff that bridges it
+    SYNCED = 2
+
+
+class Applied(enum.IntEnum):
+    """What ``BookEngine.apply`` did with an update."""
+
+    APPLIED = 0
+    BUFFERED = 1  # kept until a REST snapshot arrives
+    STALE = 2  # older than the book: dropped, harmless
+    WAITING = 3  # no snapshot yet in a stream-synced book: dropped until one arrives
+    GAP = 4  # continuity broken (or crossed book): book invalidated, resync requested
+
+
+class OrderBook:
+    """One instrument's book: price -> base quantity on each side, kept sorted."""
+
+    __slots__ = (
+        "asks", "bids", "buffer", "buffer_overflow", "gaps", "instrument", "market", "resyncs",
+        "seq", "snapshots", "stale", "state", "symbol", "ts", "updates", "venue", "_had_gap",
+    )
+
+    def __init__(self, venue: str, instrument: str, market: str, symbol: str) -> None:
+        self.venue = venue
+        self.instrument = instrument
+        self.market = market
+        self.symbol = symbol
+        self.bids: SortedDict = SortedDict()
+        self.asks: SortedDict = SortedDict()
+        self.seq = -1
+        self.ts = 0
+        self.state = BookState.AWAITING_SNAPSHOT
+        self.buffer: deque[BookUpdate] = deque()
+        self.updates = 0
+        self.snapshots = 0
+        self.gaps = 0
+        self.resyncs = 0
+        self.stale = 0
+        self.buffer_overflow = 0
+        self._had_gap = False
+
+    # ---- reads (cheap after every update) ------------------------------------------------
+    @property
+    def valid(self) -> bool:
+        return self.state == BookState.SYNCED
+
+    def best_bid(self) -> tuple[float, float] | None:
+        return self.bids.peekitem(-1) if self.bids else None
+
+    def best_ask(self) -> tuple[float, float] | None:
+        return self.asks.peekitem(0) if self.asks else None
+
+    def top(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
+        """Best ``n`` levels per side, best first: (bid_prices, bid_qtys, ask_prices, ask_qtys)."""
+        bp = self.bids.keys()[-n:][::-1]
+        ap = self.asks.keys()[:n]
+        bids, asks = self.bids, self.asks
+        return bp, [bids[p] for p in bp], ap, [asks[p] for p in ap]
+
+    def snapshot_event(self, ts_recv: int, depth: int) -> BookSnapshot:
+        bp, bq, ap, aq = self.top(depth)
+        return BookSnapshot(
+            venue=self.venue, market=self.market, symbol=self.symbol, ts=self.ts, ts_recv=ts_recv,
+            bid_prices=bp, bid_qtys=bq, ask_prices=ap, ask_qtys=aq, seq=self.seq if self.seq >= 0 else None,
+        )
+
+    def bbo_event(self, ts_recv: int) -> BBO | None:
+        if not self.bids or not self.asks:
+            return None
+        bp, bq = self.bids.peekitem(-1)
+        ap, aq = self.asks.peekitem(0)
+        return BBO(
+            venue=self.venue, market=self.market, symbol=self.symbol, ts=self.ts, ts_recv=ts_recv,
+            bid_price=bp, bid_qty=bq, ask_price=ap, ask_qty=aq, update_id=self.seq if self.seq >= 0 else None,
+        )
+
+    # ---- writes ---------------------------------------------------------------------------
+    def _replace(self, upd: BookUpdate) -> None:
+        self.bids = SortedDict((p, q) for p, q in upd.bids if q > 0.0)
+        self.asks = SortedDict((p, q) for p, q in upd.asks if q > 0.0)
+        self.seq = upd.seq
+        self.ts = upd.ts
+
+    def _apply_levels(self, upd: BookUpdate) -> bool:
+        """Apply a diff's levels; False if the book ends up crossed."""
+        bids, asks = self.bids, self.asks
+        for p, q in upd.bids:
+            if q > 0.0:
+                bids[p] = q
+            else:
+                bids.pop(p, None)
+        for p, q in upd.asks:
+            if q > 0.0:
+                asks[p] = q
+            else:
+                asks.pop(p, None)
+        self.seq = upd.seq
+        self.ts = upd.ts
+        return not (bids and asks and bids.peekitem(-1)[0] >= asks.peekitem(0)[0])
+
+    def invalidate(self) -> None:
+        self.state = BookState.AWAITING_SNAPSHOT
+        self.gaps += 1
+        self._had_gap = True
+        self.bids.clear()
+        self.asks.clear()
+
+
+class BookEngine:
+    """All books of a process, keyed by (venue, native instrument id)."""
+
+    def __init__(self, max_buffer: int = 20_000) -> None:
+        self.books: dict[tuple[str, str], OrderBook] = {}
+        self.max_buffer = max_buffer
+        # Books that need a new snapshot (REST fetch or resubscribe), in the order they broke.
+        self.pending_resync: dict[tuple[str, str], OrderBook] = {}
+
+    def book(self, venue: str, instrument: str) -> OrderBook | None:
+        return self.books.get((venue, instrument))
+
+    def _book_for(self, upd: BookUpdate) -> OrderBook:
+        key = (upd.venue, upd.instrument)
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = OrderBook(upd.venue, upd.instrument, upd.market, upd.symbol)
+        return book
+
+    def apply(self, upd: BookUpdate) -> Applied:
+        book = self._book_for(upd)
+        mode = upd.sync.mode
+        if upd.snapshot:
+            return self._snapshot(book, upd)
+        if mode == SyncMode.FULL:  # a diff on a full-snapshot stream: treat as replacement
+            return self._snapshot(book, upd)
+        if book.state == BookState.AWAITING_SNAPSHOT:
+            if mode == SyncMode.REST_DIFF:
+                if len(book.buffer) >= self.max_buffer:
+                    book.buffer.popleft()
+                    book.buffer_overflow += 1
+                book.buffer.append(upd)
+                return Applied.BUFFERED
+            return Applied.WAITING
+        return self._diff(book, upd)
+
+    def _snapshot(self, book: OrderBook, upd: BookUpdate) -> Applied:
+        book._replace(upd)
+        book.updates += 1
+        book.snapshots += 1
+        if book._had_gap:
+            book.resyncs += 1
+            book._had_gap = False
+        self.pending_resync.pop((book.venue, book.instrument), None)
+        if upd.sync.mode == SyncMode.REST_DIFF:
+            book.state = BookState.BRIDGING
+            pending, book.buffer = book.buffer, deque()
+            for d in pending:
+                if book.state == BookState.AWAITING_SNAPSHOT:  # gap while replaying: keep the rest
+                    book.buffer.append(d)
+                else:
+                    self._diff(book, d)
+        else:
+            book.state = BookState.SYNCED
+        return Applied.APPLIED
+
+    def _diff(self, book: OrderBook, upd: BookUpdate) -> Applied:
+        spec = upd.sync
+        if book.state == BookState.BRIDGING:
+            target = book.seq + spec.rest_offset  # lastUpdateId (+1)
+            if upd.seq < target:
+                book.stale += 1
+                return Applied.STALE
+            if not (upd.first_seq <= target <= upd.seq):
+                return self._gap(book, upd, f"first diff {upd.first_seq}..{upd.seq} does not bridge snapshot {target}")
+        else:
+            linked = upd.prev_seq == book.seq if spec.link == Link.PREV else upd.first_seq == book.seq + 1
+            if not linked:
+                if upd.seq <= book.seq and upd.seq >= 0:
+                    book.stale += 1
+                    return Applied.STALE
+                return self._gap(book, upd, f"expected link to {book.seq}, got first={upd.first_seq} prev={upd.prev_seq}")
+        if not book._apply_levels(upd):
+            return self._gap(book, upd, "crossed book after update")
+        book.state = BookState.SYNCED
+        book.updates += 1
+        return Applied.APPLIED
+
+    def _gap(self, book: OrderBook, upd: BookUpdate, why: str) -> Applied:
+        log.info("%s %s: book gap (%s); resync requested", book.venue, book.instrument, why)
+        book.invalidate()
+        if upd.sync.mode == SyncMode.REST_DIFF:
+            book.buffer.append(upd)  # may bridge the next snapshot
+        self.pending_resync[(book.venue, book.instrument)] = book
+        return Applied.GAP
+
+    def reset(self, venue: str, instrument: str) -> None:
+        """Forget a book (e.g. its connection dropped): the next snapshot starts it afresh."""
+        book = self.books.get((venue, instrument))
+        if book is not None:
+            book.state = BookState.AWAITING_SNAPSHOT
+            book.buffer.clear()
+            book.bids.clear()
+            book.asks.clear()
+
+    # ---- totals ------------------------------------------------------------------------------
+    def totals(self) -> dict[str, int]:
+        t = {"updates": 0, "gaps": 0, "resyncs": 0, "stale": 0, "buffer_overflow": 0}
+        for b in self.books.values():
+            t["updates"] += b.updates
+            t["gaps"] += b.gaps
+            t["resyncs"] += b.resyncs
+            t["stale"] += b.stale
+            t["buffer_overflow"] += b.buffer_overflow
+        return t
