@@ -114,7 +114,15 @@ class Candle(_Event, frozen=True, gc=False, tag="candle"):
 Event = Trade | BBO | BookSnapshot | MarkPrice | Funding | OpenInterest | Liquidation | Ticker24h | Candle
 
 EVENT_TYPES: tuple[type[_Event], ...] = (
-    Trade, BBO, BookSnapshot, MarkPrice, Funding, OpenInterest, Liquidation, Ticker24h, Candle,
+    Trade,
+    BBO,
+    BookSnapshot,
+    MarkPrice,
+    Funding,
+    OpenInterest,
+    Liquidation,
+    Ticker24h,
+    Candle,
 )
 # kind tag -> struct type; the kinds are also the stream names used by the store.
 EVENT_KINDS: dict[str, type[_Event]] = {t.__struct_config__.tag: t for t in EVENT_TYPES}  # type: ignore[misc]

@@ -50,8 +50,23 @@ class OrderBook:
     """One instrument's book: price -> base quantity on each side, kept sorted."""
 
     __slots__ = (
-        "asks", "bids", "buffer", "buffer_overflow", "gaps", "instrument", "market", "resyncs",
-        "seq", "snapshots", "stale", "state", "symbol", "ts", "updates", "venue", "_had_gap",
+        "_had_gap",
+        "asks",
+        "bids",
+        "buffer",
+        "buffer_overflow",
+        "gaps",
+        "instrument",
+        "market",
+        "resyncs",
+        "seq",
+        "snapshots",
+        "stale",
+        "state",
+        "symbol",
+        "ts",
+        "updates",
+        "venue",
     )
 
     def __init__(self, venue: str, instrument: str, market: str, symbol: str) -> None:
@@ -94,8 +109,16 @@ class OrderBook:
     def snapshot_event(self, ts_recv: int, depth: int) -> BookSnapshot:
         bp, bq, ap, aq = self.top(depth)
         return BookSnapshot(
-            venue=self.venue, market=self.market, symbol=self.symbol, ts=self.ts, ts_recv=ts_recv,
-            bid_prices=bp, bid_qtys=bq, ask_prices=ap, ask_qtys=aq, seq=self.seq if self.seq >= 0 else None,
+            venue=self.venue,
+            market=self.market,
+            symbol=self.symbol,
+            ts=self.ts,
+            ts_recv=ts_recv,
+            bid_prices=bp,
+            bid_qtys=bq,
+            ask_prices=ap,
+            ask_qtys=aq,
+            seq=self.seq if self.seq >= 0 else None,
         )
 
     def bbo_event(self, ts_recv: int) -> BBO | None:
@@ -104,8 +127,16 @@ class OrderBook:
         bp, bq = self.bids.peekitem(-1)
         ap, aq = self.asks.peekitem(0)
         return BBO(
-            venue=self.venue, market=self.market, symbol=self.symbol, ts=self.ts, ts_recv=ts_recv,
-            bid_price=bp, bid_qty=bq, ask_price=ap, ask_qty=aq, update_id=self.seq if self.seq >= 0 else None,
+            venue=self.venue,
+            market=self.market,
+            symbol=self.symbol,
+            ts=self.ts,
+            ts_recv=ts_recv,
+            bid_price=bp,
+            bid_qty=bq,
+            ask_price=ap,
+            ask_qty=aq,
+            update_id=self.seq if self.seq >= 0 else None,
         )
 
     # ---- writes ---------------------------------------------------------------------------
@@ -211,7 +242,9 @@ class BookEngine:
                 if upd.seq <= book.seq and upd.seq >= 0:
                     book.stale += 1
                     return Applied.STALE
-                return self._gap(book, upd, f"expected link to {book.seq}, got first={upd.first_seq} prev={upd.prev_seq}")
+                return self._gap(
+                    book, upd, f"expected link to {book.seq}, got first={upd.first_seq} prev={upd.prev_seq}"
+                )
         if not book._apply_levels(upd):
             return self._gap(book, upd, "crossed book after update")
         book.state = BookState.SYNCED

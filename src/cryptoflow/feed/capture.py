@@ -40,7 +40,7 @@ _KINDS = frozenset(("ws", "sent", "rest", "open"))
 def _open(path: Path, mode: str) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.open(path, mode + "b")  # type: ignore[return-value]
-    return open(path, mode + "b")  # noqa: SIM115 - caller closes
+    return open(path, mode + "b")
 
 
 def read_capture(path: str | Path) -> Iterator[CaptureRecord]:

@@ -67,9 +67,13 @@ def convert_cryptofeed(path: Path, venue: str) -> list[CaptureRecord]:
             url = m.group(1)
             out.append(CaptureRecord(t=_sec_to_ns(m.group(2)), venue=venue, kind="open", url=url))
         elif m := _SENT.match(line):
-            out.append(CaptureRecord(t=_sec_to_ns(m.group(2)), venue=venue, kind="sent", url=m.group(1), data=m.group(3)))
+            out.append(
+                CaptureRecord(t=_sec_to_ns(m.group(2)), venue=venue, kind="sent", url=m.group(1), data=m.group(3))
+            )
         elif m := _REST.match(line):
-            out.append(CaptureRecord(t=_sec_to_ns(m.group(2)), venue=venue, kind="rest", url=m.group(1), data=m.group(3)))
+            out.append(
+                CaptureRecord(t=_sec_to_ns(m.group(2)), venue=venue, kind="rest", url=m.group(1), data=m.group(3))
+            )
         elif m := _RECV.match(line):
             out.append(CaptureRecord(t=_sec_to_ns(m.group(1)), venue=venue, kind="ws", url=url, data=m.group(2)))
         else:
@@ -114,10 +118,8 @@ def sample_groups(folder: Path) -> dict[str, list[Path]]:
         if not p.is_file() or p.name == "SOURCE.txt" or p.name.endswith(".sent.jsonl"):
             continue
         rel = p.relative_to(folder).as_posix()
-        if p.name.startswith("cryptofeed__"):
-            key = rel.split(".")[0]  # cryptofeed__BINANCE_FUTURES.{ws.1.0,http.0.0,0} -> one session
-        else:
-            key = rel
+        # cryptofeed__BINANCE_FUTURES.{ws.1.0,http.0.0,0} form one session
+        key = rel.split(".")[0] if p.name.startswith("cryptofeed__") else rel
         groups.setdefault(key, []).append(p)
     return groups
 

@@ -64,7 +64,9 @@ class _BboChecker:
 class Replayer:
     """Feeds capture records through decoders and a book engine, counting everything."""
 
-    def __init__(self, registry: InstrumentRegistry | None = None, on_event: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self, registry: InstrumentRegistry | None = None, on_event: Callable[[Any], None] | None = None
+    ) -> None:
         self.registry = registry if registry is not None else InstrumentRegistry.bundled()
         self.engine = BookEngine()
         self.on_event = on_event
@@ -149,7 +151,11 @@ class Replayer:
                 "books": len(self.engine.books),
                 "valid_books": sum(1 for b in self.engine.books.values() if b.valid),
             },
-            "bbo_check": {"matched": self.bbo.matched, "mismatched": self.bbo.mismatched, "unchecked": self.bbo.unchecked},
+            "bbo_check": {
+                "matched": self.bbo.matched,
+                "mismatched": self.bbo.mismatched,
+                "unchecked": self.bbo.unchecked,
+            },
         }
 
 

@@ -32,9 +32,7 @@ def venue_class(venue_id: str) -> type[Venue]:
     return module.VENUE
 
 
-def get_venue(
-    venue_id: str, registry: InstrumentRegistry | None = None, endpoints: Endpoints | None = None
-) -> Venue:
+def get_venue(venue_id: str, registry: InstrumentRegistry | None = None, endpoints: Endpoints | None = None) -> Venue:
     """An instance of the venue's protocol, bound to a registry and endpoints."""
     return venue_class(venue_id)(registry=registry, endpoints=endpoints)
 

@@ -29,7 +29,15 @@ log = logging.getLogger(__name__)
 
 # Stream ids are the event kinds: one vocabulary from subscription to storage.
 STREAMS: tuple[str, ...] = (
-    "trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker", "candle",
+    "trade",
+    "bbo",
+    "book",
+    "mark_price",
+    "funding",
+    "open_interest",
+    "liquidation",
+    "ticker",
+    "candle",
 )
 
 
@@ -137,7 +145,11 @@ class DecodeErrorLog:
             sample = frame[:200] if isinstance(frame, str) else frame[:200].decode("utf-8", "replace")
             log.warning(
                 "%s: undecodable frame (%s, %d so far): %s | %s",
-                self.venue, reason, self.counts[reason], detail, sample,
+                self.venue,
+                reason,
+                self.counts[reason],
+                detail,
+                sample,
             )
 
     @property
@@ -235,7 +247,9 @@ class Venue(ABC):
         for url, group in by_url.items():
             for i in range(0, len(group), n):
                 chunk = tuple(group[i : i + n])
-                plans.append(ConnectionPlan(url=url, subscriptions=chunk, subscribe=tuple(self.subscribe_messages(list(chunk)))))
+                plans.append(
+                    ConnectionPlan(url=url, subscriptions=chunk, subscribe=tuple(self.subscribe_messages(list(chunk))))
+                )
         return plans
 
     @abstractmethod
@@ -287,4 +301,4 @@ def ms_to_ns(ms: int | float) -> int:
 
 
 def s_to_ns(s: float) -> int:
-    return int(round(s * 1e9))
+    return round(s * 1e9)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from cryptoflow.errors import DecodeError
-from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
+from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, Ticker24h, Trade
 from cryptoflow.symbols import KNOWN_QUOTES, Instrument
 from cryptoflow.venues.base import (
     FULL_SNAPSHOTS,
@@ -205,9 +205,15 @@ EXCHANGE_INFO = _dec(ExchangeInfo)
 
 # event type ("e") of unwrapped frames -> stream kind used for routing
 _E_TO_KIND = {
-    "aggTrade": "aggTrade", "trade": "trade", "bookTicker": "bookTicker", "depthUpdate": "depth",
-    "kline": "kline", "markPriceUpdate": "markPrice", "forceOrder": "forceOrder",
-    "24hrTicker": "ticker", "24hrMiniTicker": "miniTicker",
+    "aggTrade": "aggTrade",
+    "trade": "trade",
+    "bookTicker": "bookTicker",
+    "depthUpdate": "depth",
+    "kline": "kline",
+    "markPriceUpdate": "markPrice",
+    "forceOrder": "forceOrder",
+    "24hrTicker": "ticker",
+    "24hrMiniTicker": "miniTicker",
 }
 
 
@@ -255,12 +261,34 @@ class BinanceDecoder(FrameDecoder):
         venue_id, market = self.venue_id, self.market
         if kind == "aggTrade":
             m = AGG_TRADE.decode(data)
-            return [Trade(venue_id, market, self.venue.lookup(m.s).symbol, ms_to_ns(m.T), ts_recv,
-                          m.p, m.q, "sell" if m.m else "buy", str(m.a))]
+            return [
+                Trade(
+                    venue_id,
+                    market,
+                    self.venue.lookup(m.s).symbol,
+                    ms_to_ns(m.T),
+                    ts_recv,
+                    m.p,
+                    m.q,
+                    "sell" if m.m else "buy",
+                    str(m.a),
+                )
+            ]
         if kind == "trade":
             t = RAW_TRADE.decode(data)
-            return [Trade(venue_id, market, self.venue.lookup(t.s).symbol, ms_to_ns(t.T), ts_recv,
-                          t.p, t.q, "sell" if t.m else "buy", str(t.t))]
+            return [
+                Trade(
+                    venue_id,
+                    market,
+                    self.venue.lookup(t.s).symbol,
+                    ms_to_ns(t.T),
+                    ts_recv,
+                    t.p,
+                    t.q,
+                    "sell" if t.m else "buy",
+                    str(t.t),
+                )
+            ]
         if kind == "bookTicker":
             b = BOOK_TICKER.decode(data)
             ts = ms_to_ns(b.T) if b.T is not None else (ms_to_ns(b.E) if b.E is not None else ts_recv)
@@ -270,23 +298,71 @@ class BinanceDecoder(FrameDecoder):
             inst = self.venue.lookup(d.s)
             ts = ms_to_ns(d.T if d.T is not None else d.E)
             prev = d.pu if d.pu is not None else -1
-            return [BookUpdate(venue_id, market, inst.symbol, inst.native, ts, ts_recv, d.b, d.a, False,
-                               self.sync, d.u, d.U, prev)]
+            return [
+                BookUpdate(
+                    venue_id, market, inst.symbol, inst.native, ts, ts_recv, d.b, d.a, False, self.sync, d.u, d.U, prev
+                )
+            ]
         if kind.startswith("depth"):  # partial book depth5/10/20: a full top-N snapshot each time
             if self.market == "spot":
                 p = PARTIAL_SPOT.decode(data)
                 inst = self.venue.lookup(sym)
-                return [BookUpdate(venue_id, market, inst.symbol, inst.native, ts_recv, ts_recv, p.bids, p.asks,
-                                   True, FULL_SNAPSHOTS, p.lastUpdateId, p.lastUpdateId)]
+                return [
+                    BookUpdate(
+                        venue_id,
+                        market,
+                        inst.symbol,
+                        inst.native,
+                        ts_recv,
+                        ts_recv,
+                        p.bids,
+                        p.asks,
+                        True,
+                        FULL_SNAPSHOTS,
+                        p.lastUpdateId,
+                        p.lastUpdateId,
+                    )
+                ]
             d = DEPTH_UPDATE.decode(data)
             inst = self.venue.lookup(d.s)
-            return [BookUpdate(venue_id, market, inst.symbol, inst.native, ms_to_ns(d.T or d.E), ts_recv, d.b, d.a,
-                               True, FULL_SNAPSHOTS, d.u, d.U)]
+            return [
+                BookUpdate(
+                    venue_id,
+                    market,
+                    inst.symbol,
+                    inst.native,
+                    ms_to_ns(d.T or d.E),
+                    ts_recv,
+                    d.b,
+                    d.a,
+                    True,
+                    FULL_SNAPSHOTS,
+                    d.u,
+                    d.U,
+                )
+            ]
         if kind == "kline":
             k = KLINE.decode(data)
             b = k.k
-            return [Candle(venue_id, market, self.venue.lookup(k.s).symbol, ms_to_ns(k.E), ts_recv, b.i,
-                           ms_to_ns(b.t), b.o, b.h, b.l, b.c, b.v, b.q, b.n, b.x)]
+            return [
+                Candle(
+                    venue_id,
+                    market,
+                    self.venue.lookup(k.s).symbol,
+                    ms_to_ns(k.E),
+                    ts_recv,
+                    b.i,
+                    ms_to_ns(b.t),
+                    b.o,
+                    b.h,
+                    b.l,
+                    b.c,
+                    b.v,
+                    b.q,
+                    b.n,
+                    b.x,
+                )
+            ]
         if kind == "markPrice":
             mp = MARK_PRICE.decode(data)
             symbol = self.venue.lookup(mp.s).symbol
@@ -302,14 +378,40 @@ class BinanceDecoder(FrameDecoder):
             side = {"SELL": "long", "BUY": "short"}.get(fo.S)
             if side is None:
                 raise DecodeError("bad_side", fo.S)
-            return [Liquidation(venue_id, market, self.venue.lookup(fo.s).symbol, ms_to_ns(fo.T), ts_recv,
-                                side, price, qty, price * qty)]
+            return [
+                Liquidation(
+                    venue_id,
+                    market,
+                    self.venue.lookup(fo.s).symbol,
+                    ms_to_ns(fo.T),
+                    ts_recv,
+                    side,
+                    price,
+                    qty,
+                    price * qty,
+                )
+            ]
         if kind in ("ticker", "miniTicker"):
             t = TICKER.decode(data)
             change = t.p if t.p is not None else t.c - t.o
             pct = t.P if t.P is not None else ((t.c - t.o) / t.o * 100.0 if t.o else None)
-            return [Ticker24h(venue_id, market, self.venue.lookup(t.s).symbol, ms_to_ns(t.E), ts_recv,
-                              t.c, t.o, t.h, t.l, t.v, t.q, change, pct)]
+            return [
+                Ticker24h(
+                    venue_id,
+                    market,
+                    self.venue.lookup(t.s).symbol,
+                    ms_to_ns(t.E),
+                    ts_recv,
+                    t.c,
+                    t.o,
+                    t.h,
+                    t.l,
+                    t.v,
+                    t.q,
+                    change,
+                    pct,
+                )
+            ]
         return self.unknown()
 
 
@@ -334,8 +436,16 @@ class BinanceVenue(Venue):
         s = native.upper()
         for quote in sorted(KNOWN_QUOTES, key=len, reverse=True):
             if s.endswith(quote) and len(s) > len(quote):
-                return Instrument(self.id, s, s, self.market, s[: -len(quote)], quote,
-                                  "spot" if self.market == "spot" else "linear", 1.0)
+                return Instrument(
+                    self.id,
+                    s,
+                    s,
+                    self.market,
+                    s[: -len(quote)],
+                    quote,
+                    "spot" if self.market == "spot" else "linear",
+                    1.0,
+                )
         return None
 
     def stream_name(self, sub: Subscription) -> str:
@@ -387,8 +497,22 @@ class BinanceVenue(Venue):
             inst = self.lookup(symbol)
             snap = DEPTH_SNAPSHOT.decode(body)
             ts = ms_to_ns(snap.T) if snap.T else ts_recv
-            return [BookUpdate(self.id, self.market, inst.symbol, inst.native, ts, ts_recv, snap.bids, snap.asks,
-                               True, self.book_sync, snap.lastUpdateId, snap.lastUpdateId)]
+            return [
+                BookUpdate(
+                    self.id,
+                    self.market,
+                    inst.symbol,
+                    inst.native,
+                    ts,
+                    ts_recv,
+                    snap.bids,
+                    snap.asks,
+                    True,
+                    self.book_sync,
+                    snap.lastUpdateId,
+                    snap.lastUpdateId,
+                )
+            ]
         return []
 
     def parse_instruments(self, url: str, body: bytes) -> list[Instrument]:
@@ -399,6 +523,17 @@ class BinanceVenue(Venue):
             if self.market == "perp" and s.contractType != "PERPETUAL":
                 continue
             tick = next((f.tickSize for f in s.filters if f.filterType == "PRICE_FILTER"), None)
-            out.append(Instrument(self.id, s.symbol, s.symbol, self.market, s.baseAsset, s.quoteAsset,
-                                  "spot" if self.market == "spot" else "linear", 1.0, tick))
+            out.append(
+                Instrument(
+                    self.id,
+                    s.symbol,
+                    s.symbol,
+                    self.market,
+                    s.baseAsset,
+                    s.quoteAsset,
+                    "spot" if self.market == "spot" else "linear",
+                    1.0,
+                    tick,
+                )
+            )
         return out

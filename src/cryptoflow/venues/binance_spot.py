@@ -16,9 +16,7 @@ class BinanceSpot(BinanceVenue):
     market = "spot"
     markets = ("spot",)
     streams = {"spot": frozenset(("trade", "bbo", "book", "ticker", "candle"))}
-    default_endpoints = Endpoints(
-        ws={"public": "wss://stream.binance.com:9443/stream"}, rest="https://api.binance.com"
-    )
+    default_endpoints = Endpoints(ws={"public": "wss://stream.binance.com:9443/stream"}, rest="https://api.binance.com")
     book_sync = BookSyncSpec(SyncMode.REST_DIFF, Link.NEXT, rest_offset=1)
     depth_path = "/api/v3/depth"
     exchange_info_path = "/api/v3/exchangeInfo"

@@ -46,8 +46,18 @@ class BinanceUsdm(BinanceVenue):
         if urlsplit(url).path.endswith(self.oi_path):
             oi = OI_REST.decode(body)
             inst = self.lookup(oi.symbol)
-            return [OpenInterest(self.id, self.market, inst.symbol, ms_to_ns(oi.time), ts_recv,
-                                 oi.openInterest, inst.to_base(oi.openInterest, 1.0), None)]
+            return [
+                OpenInterest(
+                    self.id,
+                    self.market,
+                    inst.symbol,
+                    ms_to_ns(oi.time),
+                    ts_recv,
+                    oi.openInterest,
+                    inst.to_base(oi.openInterest, 1.0),
+                    None,
+                )
+            ]
         return super().parse_rest(url, body, ts_recv)
 
 

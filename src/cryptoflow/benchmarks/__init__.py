@@ -1,0 +1,1 @@
+"""Benchmarks behind ``cryptoflow bench ...`` (figures printed, never asserted in unit tests)."""
