@@ -1,0 +1,116 @@
+"""One async HTTP client for every venue's REST endpoints, with rate limits and retries.
+
+Each venue gets a token bucket (requests or weight per second); 429 and 5xx are retried with
+exponential backoff (honouring ``Retry-After``), other 4xx raise ``VenueError`` naming the URL
+and the venue's message, because retrying a bad request never helps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+import aiohttp
+
+from cryptoflow.errors import VenueError
+
+log = logging.getLogger(__name__)
+
+# Conservative per-venue request budgets (requests/s, burst). Real limits are higher; we poll little.
+DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
+    "binance_usdm": (20.0, 40.0),
+    "binance_spot": (20.0, 40.0),
+    "bybit": (10.0, 20.0),
+    "okx": (5.0, 10.0),
+    "kraken_futures": (5.0, 10.0),
+    "gateio": (10.0, 20.0),
+    "deribit": (10.0, 20.0),
+    "hyperliquid": (5.0, 10.0),
+}
+
+
+class TokenBucket:
+    """Refills ``rate`` tokens a second up to ``burst``; ``take`` waits until it can."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = burst
+        self.t = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self, n: float = 1.0) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+                self.t = now
+                if self.tokens >= n:
+                    self.tokens -= n
+                    return
+                await asyncio.sleep((n - self.tokens) / self.rate)
+
+
+class RestClient:
+    """Shared aiohttp session; ``get(venue, url)`` returns the body bytes."""
+
+    def __init__(
+        self, limits: dict[str, tuple[float, float]] | None = None, retries: int = 4, timeout_s: float = 10.0
+    ) -> None:
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self.retries = retries
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self.requests = 0
+        self.throttled = 0
+        self.failures = 0
+
+    def _bucket(self, venue: str) -> TokenBucket:
+        b = self._buckets.get(venue)
+        if b is None:
+            rate, burst = self.limits.get(venue, (5.0, 10.0))
+            b = self._buckets[venue] = TokenBucket(rate, burst)
+        return b
+
+    async def _sess(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def request(
+        self, venue: str, url: str, *, method: str = "GET", json_body: object | None = None, weight: float = 1.0
+    ) -> bytes:
+        sess = await self._sess()
+        last = ""
+        for attempt in range(self.retries + 1):
+            await self._bucket(venue).take(weight)
+            self.requests += 1
+            try:
+                async with sess.request(method, url, json=json_body) as resp:
+                    body = await resp.read()
+                    if resp.status < 400:
+                        return body
+                    last = f"HTTP {resp.status}: {body[:200].decode('utf-8', 'replace')}"
+                    if resp.status == 429 or resp.status == 418 or resp.status >= 500:
+                        self.throttled += resp.status in (418, 429)
+                        retry_after = resp.headers.get("Retry-After")
+                        delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
+                        log.warning("%s: %s -> %s; retry in %.1fs", venue, url, last, delay)
+                        await asyncio.sleep(delay + random.uniform(0, 0.2))
+                        continue
+                    self.failures += 1
+                    raise VenueError(f"{venue}: {method} {url} refused ({last})")
+            except (aiohttp.ClientError, TimeoutError) as e:
+                last = f"{type(e).__name__}: {e}"
+                await asyncio.sleep(0.5 * 2**attempt + random.uniform(0, 0.2))
+        self.failures += 1
+        raise VenueError(f"{venue}: {method} {url} failed after {self.retries + 1} tries ({last})")
+
+    async def get(self, venue: str, url: str, weight: float = 1.0) -> bytes:
+        return await self.request(venue, url, weight=weight)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

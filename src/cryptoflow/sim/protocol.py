@@ -1,0 +1,105 @@
+"""What a simulated venue must provide: the server side of its real protocol, pure (no I/O).
+
+The simulator server (``sim/server.py``) owns sockets, subscriptions and faults; a ``SimVenue``
+only turns client messages into replies/subscriptions and market items into wire frames, the
+exact inverse of the venue's decoder in ``cryptoflow.venues``. Frames must carry the same
+field names and value types as the real captures in ../shared/venue-samples/.
+
+Topics are strings chosen by each venue (Binance ``btcusdt@aggTrade``, Bybit
+``publicTrade.BTCUSDT``, ...): a client subscribes to topics, and ``encode`` says which topic
+each frame belongs to.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from cryptoflow.symbols import Instrument
+from cryptoflow.venues.base import BookUpdate
+
+
+class MarketView(Protocol):
+    """What a simulated venue may ask of the market (book snapshots for REST and subscribe)."""
+
+    def book_snapshot(self, venue: str, market: str, symbol: str, depth: int) -> BookUpdate: ...
+
+
+@dataclass
+class ConnState:
+    """Per-connection state a protocol may keep (the server creates one per connection)."""
+
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    topics: set[str] = field(default_factory=set)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClientReply:
+    """The protocol's answer to one client message."""
+
+    send: list[str] = field(default_factory=list)  # frames to send back now (acks, errors, pongs)
+    subscribe: list[str] = field(default_factory=list)  # topics to add, in order
+    unsubscribe: list[str] = field(default_factory=list)
+    close: bool = False  # the venue would drop the connection (e.g. invalid request)
+
+
+@dataclass
+class RestResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SimVenue(ABC):
+    """Server side of one venue's protocol."""
+
+    venue_id: ClassVar[str]
+    # ws path per endpoint name; names match the venue's ``default_endpoints.ws`` keys
+    ws_paths: ClassVar[dict[str, str]]
+    # the venue closes connections that send nothing for this long (None: never)
+    client_idle_timeout_s: ClassVar[float | None] = None
+    # the server's own pings: websocket-level (Binance) or app-level text
+    server_ping_interval_s: ClassVar[float | None] = None
+
+    def __init__(self, instruments: list[Instrument], market: MarketView) -> None:
+        self.instruments = {i.native: i for i in instruments}
+        self.by_symbol = {(i.market, i.symbol): i for i in instruments}
+        self.market = market
+
+    # ---- connection lifecycle ------------------------------------------------------------
+    def on_open(self, conn: ConnState) -> ClientReply:
+        """Frames to send on connect (welcome/info) and topics implied by the URL."""
+        return ClientReply()
+
+    @abstractmethod
+    def on_message(self, text: str, conn: ConnState) -> ClientReply:
+        """A client text frame: subscribe, unsubscribe, ping, or junk (answer as the venue does)."""
+
+    def on_subscribed(self, topic: str, conn: ConnState) -> list[str]:
+        """Frames sent right after a subscription starts (initial book snapshot, full ticker)."""
+        return []
+
+    def server_ping(self) -> str | None:
+        """App-level ping text the server sends every ``server_ping_interval_s`` (None: ws ping)."""
+        return None
+
+    # ---- market data ---------------------------------------------------------------------
+    @abstractmethod
+    def encode(self, item: Any) -> list[tuple[str, str]]:
+        """A market item (event or BookUpdate diff, base units) -> (topic, frame) pairs."""
+
+    def subscription_error(self, text: str, conn: ConnState) -> str:
+        """The venue's error frame refusing the subscription request ``text`` (fault injection)."""
+        return '{"error":"subscription refused"}'
+
+    # ---- REST ------------------------------------------------------------------------------
+    def rest(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> RestResponse | None:
+        """Answer a REST request (depth snapshots, instruments, open interest); None: 404."""
+        return None
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def instrument_for(self, market: str, symbol: str) -> Instrument | None:
+        return self.by_symbol.get((market, symbol))
