@@ -98,7 +98,8 @@ class Collector:
             return
         for url in venue.instruments_urls():
             try:
-                body = await self.rest.get(venue.id, url)
+                method, payload = venue.rest_request(url)
+                body = await self.rest.request(venue.id, url, method=method, json_body=payload)
                 self.registry.add(venue.parse_instruments(url, body))
             except (CryptoflowError, ValueError) as e:
                 log.warning("%s: instruments from %s unavailable (%s); using the bundled table", venue.id, url, e)

@@ -285,6 +285,10 @@ class Venue(ABC):
     def instruments_urls(self) -> list[str]:
         return []
 
+    def rest_request(self, url: str) -> tuple[str, object | None]:
+        """HTTP method and JSON body for a REST URL of this venue (Hyperliquid's /info is a POST)."""
+        return ("GET", None)
+
     def parse_rest(self, url: str, body: bytes, ts_recv: int) -> list[Item]:
         """Parse a REST body that feeds the stream pipeline (book snapshot, polled OI)."""
         return []
