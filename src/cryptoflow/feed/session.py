@@ -1,7 +1,8 @@
 """One generic websocket transport (picows) for every venue.
 
 A ``WsSession`` owns one ``ConnectionPlan``: it connects, sends the venue's connect and
-subscribe messages, sends app-level pings on the venue's schedule, answers the venue's
+subscribe messages, sends pings on the venue's schedule (app-level text, or websocket
+ping frames where the venue has no app ping), answers the venue's
 ping requests (``Control.reply``), watches for silence (a stalled connection that never
 closes), reconnects with exponential backoff and full jitter, and rotates the connection
 before the venue's maximum lifetime with an overlap so nothing is missed (the new connection
@@ -259,8 +260,11 @@ class WsSession:
             except TimeoutError:
                 pass
             now = time.monotonic()
-            if ping is not None and now >= next_ping:
-                conn.send(ping)
+            if now >= next_ping:
+                if ping is not None:
+                    conn.send(ping)
+                elif conn.transport is not None and not conn.transport.is_disconnected:
+                    conn.transport.send_ping()  # venues with no app-level ping (Kraken) take a ws ping
                 next_ping = now + (interval or 1e18)
             if now - self.stats.last_frame_mono > self.stale_after_s:
                 self.stats.stalls += 1
