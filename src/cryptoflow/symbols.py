@@ -86,17 +86,26 @@ class InstrumentRegistry:
     """
 
     def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
-        self._by_native: dict[tuple[str, str], Instrument] = {}
+        # (venue, market, NATIVE) -> instrument; and (venue, NATIVE) -> instrument, perp preferred,
+        # for frames that do not say their market (Bybit perp and spot share ids like BTCUSDT)
+        self._by_native: dict[tuple[str, str, str], Instrument] = {}
+        self._by_native_any: dict[tuple[str, str], Instrument] = {}
         self._by_symbol: dict[tuple[str, str, str], Instrument] = {}
         self.add(instruments)
 
     def add(self, instruments: Iterable[Instrument]) -> None:
         for inst in instruments:
-            self._by_native[(inst.venue, inst.native.upper())] = inst
+            key = inst.native.upper()
+            self._by_native[(inst.venue, inst.market, key)] = inst
+            prev = self._by_native_any.get((inst.venue, key))
+            if prev is None or prev.market != "perp" or inst.market == "perp":
+                self._by_native_any[(inst.venue, key)] = inst
             self._by_symbol[(inst.venue, inst.market, inst.symbol)] = inst
 
-    def get(self, venue: str, native: str) -> Instrument | None:
-        return self._by_native.get((venue, native.upper()))
+    def get(self, venue: str, native: str, market: str | None = None) -> Instrument | None:
+        if market is None:
+            return self._by_native_any.get((venue, native.upper()))
+        return self._by_native.get((venue, market, native.upper()))
 
     def find(self, venue: str, symbol: str, market: str = "perp") -> Instrument | None:
         return self._by_symbol.get((venue, market, symbol))

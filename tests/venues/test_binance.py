@@ -183,13 +183,13 @@ def test_injected_gap_resyncs_only_that_book(samples):
     r = Replayer()
     r.feed(recs[:dropped] + recs[dropped + 1 :])
     sushi = r.engine.book("binance_usdm", "SUSHIUSDT")
-    others = [b for (v, i), b in r.engine.books.items() if i != "SUSHIUSDT"]
+    others = [b for (_v, _m, i), b in r.engine.books.items() if i != "SUSHIUSDT"]
     assert sushi.gaps == 1 and not sushi.valid
-    assert ("binance_usdm", "SUSHIUSDT") in r.engine.pending_resync
+    assert ("binance_usdm", "perp", "SUSHIUSDT") in r.engine.pending_resync
     assert all(b.gaps == 0 and b.valid for b in others)
     # a fresh REST snapshot (here: the last applied state's successor is unknown, so re-use the
     # venue's own snapshot format with the id of the last diff) resyncs that book
-    last = r.decoders["binance_usdm"].decode(recs[diffs[-1]].data.encode(), 0)[0]
+    last = r.decoder("binance_usdm").decode(recs[diffs[-1]].data.encode(), 0)[0]
     snap = BookUpdate(
         "binance_usdm",
         "perp",
@@ -205,7 +205,7 @@ def test_injected_gap_resyncs_only_that_book(samples):
         last.seq,
     )
     assert r.engine.apply(snap) == Applied.APPLIED
-    assert sushi.resyncs == 1 and sushi.valid and ("binance_usdm", "SUSHIUSDT") not in r.engine.pending_resync
+    assert sushi.resyncs == 1 and sushi.valid and ("binance_usdm", "perp", "SUSHIUSDT") not in r.engine.pending_resync
 
 
 def test_malformed_frames_are_counted_never_raised(usdm):

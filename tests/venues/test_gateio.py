@@ -291,11 +291,11 @@ def test_injected_gap_resyncs_only_that_book(samples):
     r = Replayer(_sample_registry())
     r.feed(recs[:dropped] + recs[dropped + 1 :])
     omg = r.engine.book("gateio", "OMG_USDT")
-    assert omg.gaps == 1 and not omg.valid and ("gateio", "OMG_USDT") in r.engine.pending_resync
-    others = [b for (_, native), b in r.engine.books.items() if native not in ("OMG_USDT", "DIA_USDT")]
+    assert omg.gaps == 1 and not omg.valid and ("gateio", "perp", "OMG_USDT") in r.engine.pending_resync
+    others = [b for (_, _m, native), b in r.engine.books.items() if native not in ("OMG_USDT", "DIA_USDT")]
     assert len(others) == 8 and all(b.gaps == 0 and b.valid for b in others)
     # a new REST snapshot whose id the last buffered diff bridges (U <= id + 1 <= u) resyncs it
-    last = r.decoders["gateio"].decode(recs[diffs[-1]].data.encode(), 0)[0]
+    last = r.decoder("gateio").decode(recs[diffs[-1]].data.encode(), 0)[0]
     body = json.dumps(
         {
             "id": last.first_seq - 1,
@@ -310,7 +310,7 @@ def test_injected_gap_resyncs_only_that_book(samples):
     )
     assert r.engine.apply(snap) == Applied.APPLIED
     assert omg.resyncs == 1 and omg.valid and omg.seq == last.seq
-    assert ("gateio", "OMG_USDT") not in r.engine.pending_resync
+    assert ("gateio", "perp", "OMG_USDT") not in r.engine.pending_resync
 
 
 # ---- 4. malformed frames ------------------------------------------------------------------------------

@@ -181,11 +181,11 @@ def test_full_snapshot_book_needs_no_chain_and_resyncs(hl):
     assert len(book.bids) == len(book.asks) == 20
     # the feed drops the book (connection lost) and asks for it again
     book.invalidate()
-    r.engine.pending_resync[(HL, "BTC")] = book
+    r.engine.pending_resync[book.key] = book
     assert not book.valid
-    (snap,) = r.decoders[HL].decode(recs[books[0]].data.encode(), 0)
+    (snap,) = r.decoder(HL).decode(recs[books[0]].data.encode(), 0)
     assert r.engine.apply(snap) == Applied.APPLIED
-    assert book.valid and book.resyncs == 1 and (HL, "BTC") not in r.engine.pending_resync
+    assert book.valid and book.resyncs == 1 and book.key not in r.engine.pending_resync
     assert book.best_bid() == (64094.0, 12.29409)
 
 
@@ -268,11 +268,11 @@ def test_instruments_bundled_inferred_and_from_meta(hl):
 def test_all_dexs_follows_the_fetched_universe(samples):
     """After meta, allDexsAssetCtxs names assets by the fetched order (here ATOM, index 2)."""
     r = Replayer()
-    hl = r._venue(HL)[0]
+    hl = r._venue(HL, "")[0]
     r.registry.add(hl.parse_instruments(hl.instruments_urls()[0], msgspec.json.encode(
         {"universe": [{"szDecimals": 5, "name": "BTC"}, {"szDecimals": 4, "name": "ETH"},
                       {"szDecimals": 2, "name": "ATOM"}]})))
-    items = r.decoders[HL].decode((samples / "hyperliquid" / "nautilus__ws_all_dexs_asset_ctxs.json").read_bytes(), 3)
+    items = r.decoder(HL).decode((samples / "hyperliquid" / "nautilus__ws_all_dexs_asset_ctxs.json").read_bytes(), 3)
     assert sorted({e.symbol for e in items}) == ["ATOMUSDT", "BTCUSDT", "ETHUSDT"]
     atom = next(e for e in items if isinstance(e, MarkPrice) and e.symbol == "ATOMUSDT")
     assert (atom.mark_price, atom.index_price) == (2.1315, 2.1345)

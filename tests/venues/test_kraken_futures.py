@@ -306,8 +306,8 @@ def test_injected_gap_resyncs_only_that_book(kf, samples):
     r = Replayer()
     r.feed(recs[: deltas[len(deltas) // 2]] + recs[deltas[len(deltas) // 2] + 1 :])
     eth = r.engine.book(V, "PI_ETHUSD")
-    assert eth.gaps == 1 and not eth.valid and (V, "PI_ETHUSD") in r.engine.pending_resync
-    others = [b for (_, inst), b in r.engine.books.items() if inst != "PI_ETHUSD"]
+    assert eth.gaps == 1 and not eth.valid and (V, "perp", "PI_ETHUSD") in r.engine.pending_resync
+    others = [b for (_, _m, inst), b in r.engine.books.items() if inst != "PI_ETHUSD"]
     assert len(others) == 9 and all(b.gaps == 0 and b.valid for b in others)
     # resubscribing brings a new book_snapshot: the book resyncs and the next delta applies
     last_seq = json.loads(recs[deltas[-1]].data)["seq"]
@@ -315,7 +315,7 @@ def test_injected_gap_resyncs_only_that_book(kf, samples):
     snap += b'"bids":[{"price":1990.0,"qty":1000.0}],"asks":[{"price":2010.0,"qty":2000.0}]}'
     (upd,) = kf.new_decoder().decode(snap, 0)
     assert r.engine.apply(upd) == Applied.APPLIED
-    assert eth.resyncs == 1 and eth.valid and (V, "PI_ETHUSD") not in r.engine.pending_resync
+    assert eth.resyncs == 1 and eth.valid and (V, "perp", "PI_ETHUSD") not in r.engine.pending_resync
     nxt = b'{"feed":"book","product_id":"PI_ETHUSD","side":"buy","seq":%d,"price":1995.0,"qty":500.0,"timestamp":2}'
     (d,) = kf.new_decoder().decode(nxt % (last_seq + 1), 0)
     assert r.engine.apply(d) == Applied.APPLIED and eth.best_bid() == (1995.0, 500.0 / 1995.0)

@@ -81,13 +81,13 @@ class Collector:
         self.rest = RestClient()
         self.venues: dict[str, Venue] = {}
         self.sessions: list[WsSession] = []
-        self.book_subs: dict[tuple[str, str], tuple[WsSession, Subscription]] = {}
+        self.book_subs: dict[tuple[str, str, str], tuple[WsSession, Subscription]] = {}  # book key ->
         self.unsupported: list[str] = []
         self.capture = CaptureWriter(config.capture) if config.capture else None
         self.data_dir = Path(config.data_dir)
         self._dedup = _TradeDedup()
-        self._need_snapshot: set[tuple[str, str]] = set()
-        self._fetching: set[tuple[str, str]] = set()
+        self._need_snapshot: set[tuple[str, str, str]] = set()
+        self._fetching: set[tuple[str, str, str]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
         self.running = False
@@ -145,7 +145,7 @@ class Collector:
                 self.sessions.append(session)
                 for s in plan.subscriptions:
                     if s.stream == "book":
-                        self.book_subs[(vid, s.instrument.native)] = (session, s)
+                        self.book_subs[(vid, s.instrument.market, s.instrument.native)] = (session, s)
             polled = [s.instrument for s in subs if s.stream in venue.rest_polled]
             if polled:
                 self._tasks.append(asyncio.create_task(self._poll_open_interest(venue, polled)))
@@ -200,7 +200,7 @@ class Collector:
 
     def _on_book(self, upd: BookUpdate) -> None:
         result = self.engine.apply(upd)
-        key = (upd.venue, upd.instrument)
+        key = (upd.venue, upd.market, upd.instrument)
         if result == Applied.APPLIED:
             sh = self.health.stream(upd.venue, "book_update")
             sh.records += 1
@@ -213,7 +213,7 @@ class Collector:
             self._need_snapshot.discard(key)
             self._fetch_snapshot(key)
 
-    def _resync(self, key: tuple[str, str], mode: SyncMode) -> None:
+    def _resync(self, key: tuple[str, str, str], mode: SyncMode) -> None:
         if mode == SyncMode.REST_DIFF:
             self._fetch_snapshot(key)
         elif mode == SyncMode.STREAM_SEQ:
@@ -222,18 +222,18 @@ class Collector:
                 session, sub = entry
                 session.resubscribe([sub])
 
-    def _fetch_snapshot(self, key: tuple[str, str]) -> None:
+    def _fetch_snapshot(self, key: tuple[str, str, str]) -> None:
         if key in self._fetching:
             return
         self._fetching.add(key)
         self._tasks.append(asyncio.create_task(self._snapshot_task(key)))
 
-    async def _snapshot_task(self, key: tuple[str, str]) -> None:
-        vid, native = key
+    async def _snapshot_task(self, key: tuple[str, str, str]) -> None:
+        vid, market, native = key
         venue = self.venues[vid]
         try:
             await asyncio.sleep(0.05)  # let a few diffs buffer so the snapshot can be bridged
-            inst = self.registry.get(vid, native)
+            inst = self.registry.get(vid, native, market)
             url = venue.book_snapshot_url(inst) if inst is not None else None
             if url is None:
                 return
@@ -255,8 +255,8 @@ class Collector:
         for sub in session.subscriptions:
             if sub.stream != "book":
                 continue
-            key = (session.venue.id, sub.instrument.native)
-            self.engine.reset(*key)
+            key = (session.venue.id, sub.instrument.market, sub.instrument.native)
+            self.engine.reset(key[0], key[2], key[1])
             if session.venue.book_sync.mode == SyncMode.REST_DIFF:
                 self._need_snapshot.add(key)
 
@@ -312,13 +312,13 @@ class Collector:
                     sh = self.health.stream(book.venue, "book")
                     sh.records += 1
                     sh.last_event_ns = now
-                    if not any(s.stream == "bbo" for s in self._subs_of(book.venue, book.instrument)):
+                    if not any(s.stream == "bbo" for s in self._subs_of(book.venue, book.market, book.instrument)):
                         bbo = book.bbo_event(now)
                         if bbo is not None:
                             self.live.update(bbo)
 
-    def _subs_of(self, venue: str, native: str) -> list[Subscription]:
-        entry = self.book_subs.get((venue, native))
+    def _subs_of(self, venue: str, market: str, native: str) -> list[Subscription]:
+        entry = self.book_subs.get((venue, market, native))
         if entry is None:
             return []
         return [s for s in entry[0].subscriptions if s.instrument.native == native]
@@ -340,7 +340,7 @@ class Collector:
         venues: dict[str, dict[str, Any]] = {}
         for vid in self.venues:
             sess = [s for s in self.sessions if s.venue.id == vid]
-            books = [b for (v, _), b in self.engine.books.items() if v == vid]
+            books = [b for (v, _m, _i), b in self.engine.books.items() if v == vid]
             errors: dict[str, int] = {}
             for s in sess:
                 for k, n in s.decode_errors.counts.items():

@@ -90,6 +90,10 @@ class OrderBook:
 
     # ---- reads (cheap after every update) ------------------------------------------------
     @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.venue, self.market, self.instrument)
+
+    @property
     def valid(self) -> bool:
         return self.state == BookState.SYNCED
 
@@ -175,16 +179,16 @@ class BookEngine:
     """All books of a process, keyed by (venue, native instrument id)."""
 
     def __init__(self, max_buffer: int = 20_000) -> None:
-        self.books: dict[tuple[str, str], OrderBook] = {}
+        self.books: dict[tuple[str, str, str], OrderBook] = {}  # (venue, market, instrument)
         self.max_buffer = max_buffer
         # Books that need a new snapshot (REST fetch or resubscribe), in the order they broke.
-        self.pending_resync: dict[tuple[str, str], OrderBook] = {}
+        self.pending_resync: dict[tuple[str, str, str], OrderBook] = {}
 
-    def book(self, venue: str, instrument: str) -> OrderBook | None:
-        return self.books.get((venue, instrument))
+    def book(self, venue: str, instrument: str, market: str = "perp") -> OrderBook | None:
+        return self.books.get((venue, market, instrument))
 
     def _book_for(self, upd: BookUpdate) -> OrderBook:
-        key = (upd.venue, upd.instrument)
+        key = (upd.venue, upd.market, upd.instrument)
         book = self.books.get(key)
         if book is None:
             book = self.books[key] = OrderBook(upd.venue, upd.instrument, upd.market, upd.symbol)
@@ -214,7 +218,7 @@ class BookEngine:
         if book._had_gap:
             book.resyncs += 1
             book._had_gap = False
-        self.pending_resync.pop((book.venue, book.instrument), None)
+        self.pending_resync.pop(book.key, None)
         if upd.sync.mode == SyncMode.REST_DIFF:
             book.state = BookState.BRIDGING
             pending, book.buffer = book.buffer, deque()
@@ -256,12 +260,12 @@ class BookEngine:
         book.invalidate()
         if upd.sync.mode == SyncMode.REST_DIFF:
             book.buffer.append(upd)  # may bridge the next snapshot
-        self.pending_resync[(book.venue, book.instrument)] = book
+        self.pending_resync[book.key] = book
         return Applied.GAP
 
-    def reset(self, venue: str, instrument: str) -> None:
+    def reset(self, venue: str, instrument: str, market: str = "perp") -> None:
         """Forget a book (e.g. its connection dropped): the next snapshot starts it afresh."""
-        book = self.books.get((venue, instrument))
+        book = self.books.get((venue, market, instrument))
         if book is not None:
             book.state = BookState.AWAITING_SNAPSHOT
             book.buffer.clear()

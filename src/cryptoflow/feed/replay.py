@@ -71,7 +71,7 @@ class Replayer:
         self.engine = BookEngine()
         self.on_event = on_event
         self.venues: dict[str, Venue] = {}
-        self.decoders: dict[str, FrameDecoder] = {}
+        self.decoders: dict[tuple[str, str], FrameDecoder] = {}  # (venue, connection url)
         self.frames = 0
         self.events: Counter[str] = Counter({k: 0 for k in EVENT_KINDS})
         self.controls: Counter[str] = Counter()
@@ -80,12 +80,19 @@ class Replayer:
         # BBO events keyed to the book they belong to: (venue, market, symbol) -> book
         self._book_by_symbol: dict[tuple[str, str, str], OrderBook] = {}
 
-    def _venue(self, venue_id: str) -> tuple[Venue, FrameDecoder]:
+    def _venue(self, venue_id: str, url: str) -> tuple[Venue, FrameDecoder]:
         v = self.venues.get(venue_id)
         if v is None:
             v = self.venues[venue_id] = get_venue(venue_id, registry=self.registry)
-            self.decoders[venue_id] = v.new_decoder()
-        return v, self.decoders[venue_id]
+        key = (venue_id, url)
+        d = self.decoders.get(key)
+        if d is None:
+            d = self.decoders[key] = v.decoder_for_url(url or None)
+        return v, d
+
+    def decoder(self, venue_id: str) -> FrameDecoder:
+        """The first decoder made for a venue (a replay usually has one connection per venue)."""
+        return next(d for (v, _), d in self.decoders.items() if v == venue_id)
 
     def feed(self, records: Iterable[CaptureRecord]) -> None:
         for rec in records:
@@ -94,7 +101,7 @@ class Replayer:
     def feed_one(self, rec: CaptureRecord) -> None:
         if rec.kind not in ("ws", "rest"):
             return
-        venue, decoder = self._venue(rec.venue)
+        venue, decoder = self._venue(rec.venue, rec.url if rec.kind == "ws" else "")
         self.frames += 1
         if rec.kind == "ws":
             items = decoder.decode(rec.data.encode(), rec.t)
@@ -114,7 +121,7 @@ class Replayer:
     def _item(self, item: Any) -> None:
         if isinstance(item, BookUpdate):
             result = self.engine.apply(item)
-            book = self.engine.book(item.venue, item.instrument)
+            book = self.engine.book(item.venue, item.instrument, item.market)
             assert book is not None
             self._book_by_symbol[(item.venue, item.market, item.symbol)] = book
             if result == Applied.APPLIED:

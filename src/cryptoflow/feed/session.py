@@ -86,7 +86,7 @@ class _Connection:
 
     def __init__(self, session: WsSession) -> None:
         self.session = session
-        self.decoder: FrameDecoder = session.venue.new_decoder()
+        self.decoder: FrameDecoder = session.venue.decoder_for_url(session.plan.url)
         self.decoder.errors = session.decode_errors  # counts survive reconnects
         self.transport: picows.WSTransport | None = None
         self.disconnected = asyncio.Event()
@@ -102,7 +102,7 @@ class _Connection:
         s.stats.bytes += len(data)
         s.stats.last_frame_mono = time.monotonic()
         if s.capture is not None:
-            s.capture.record(now_ns, s.venue.id, "ws", data)
+            s.capture.record(now_ns, s.venue.id, "ws", data, url=s.plan.url)
         items = self.decoder.decode(data, now_ns)
         if not items:
             return

@@ -223,7 +223,7 @@ class Venue(ABC):
 
     def lookup(self, native: str) -> Instrument:
         """Native id from a frame -> instrument; raises DecodeError('unknown_instrument')."""
-        inst = self.registry.get(self.id, native)
+        inst = self.registry.get(self.id, native, self.markets[0] if len(self.markets) == 1 else None)
         if inst is None:
             inst = self.infer_instrument(native)
             if inst is None:
@@ -272,6 +272,11 @@ class Venue(ABC):
 
     @abstractmethod
     def new_decoder(self) -> FrameDecoder: ...
+
+    def decoder_for_url(self, url: str | None) -> FrameDecoder:
+        """A decoder for the connection at ``url`` (venues whose market depends on the URL
+        override this; a replay without URLs passes None)."""
+        return self.new_decoder()
 
     # ---- REST --------------------------------------------------------------------------
     def book_snapshot_url(self, inst: Instrument) -> str | None:
