@@ -127,7 +127,7 @@ class MarkPriceUpdate(msgspec.Struct):
     s: str
     p: float  # mark price
     i: float  # index price
-    r: float | None  # funding rate ("" on delivery contracts -> None)
+    r: str  # funding rate; "" on delivery contracts (msgspec cannot turn "" into None)
     T: int  # next funding time ms
     P: float | None = None  # estimated settle price
 
@@ -368,8 +368,9 @@ class BinanceDecoder(FrameDecoder):
             symbol = self.venue.lookup(mp.s).symbol
             ts = ms_to_ns(mp.E)
             out: list[Item] = [MarkPrice(venue_id, market, symbol, ts, ts_recv, mp.p, mp.i)]
-            if mp.r is not None:
-                out.append(Funding(venue_id, market, symbol, ts, ts_recv, mp.r, None, ms_to_ns(mp.T) if mp.T else None))
+            if mp.r:
+                nxt = ms_to_ns(mp.T) if mp.T else None
+                out.append(Funding(venue_id, market, symbol, ts, ts_recv, float(mp.r), None, nxt))
             return out
         if kind == "forceOrder":
             fo = FORCE_ORDER.decode(data).o
