@@ -72,6 +72,8 @@ class SimConnection(picows.WSListener):
                 self.send_text(self.server.sim.subscription_error(text, self.state))
                 return
             self._apply(self.server.sim.on_message(text, self.state))
+        elif frame.msg_type == picows.WSMsgType.PING:
+            transport.send_pong(frame.get_payload_as_bytes())  # a ping counts as client activity
         elif frame.msg_type == picows.WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code())
             transport.disconnect()
@@ -223,7 +225,8 @@ class VenueServer:
                 return None  # 404 for an unknown path, as a real server
             return SimConnection(self, parts.path, parse_qs(parts.query))
 
-        self._ws_server = await picows.ws_create_server(factory, self.host, ws_port, enable_auto_pong=True)
+        # pongs are sent by hand so that client pings count as activity (idle-close rules)
+        self._ws_server = await picows.ws_create_server(factory, self.host, ws_port, enable_auto_pong=False)
         self.ws_port = self._ws_server.sockets[0].getsockname()[1]
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._rest)
