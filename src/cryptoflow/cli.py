@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -129,6 +129,216 @@ def bench_decode(
     for k in ("trade_fps", "bbo_fps", "depth_fps", "orjson_parse_fps"):
         t.add_row(k, f"{res[k]:,}", f"{res[k] / ref:.2f}")
     console.print(t)
+
+
+DataDir = Annotated[Path, typer.Option("--data-dir", envvar="CRYPTOFLOW_DATA_DIR", help="data directory")]
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Accept both ``--symbols A B`` and ``--symbols A,B``."""
+    if not values:
+        return None
+    return [x for v in values for x in v.replace(",", " ").split() if x]
+
+
+@app.command()
+def collect(
+    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="canonical symbols (BTCUSDT ...)")] = None,
+    venues: Annotated[list[str] | None, typer.Option("--venues", help="venue ids")] = None,
+    streams: Annotated[list[str] | None, typer.Option("--streams", help="stream kinds")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML or JSON config file")] = None,
+    endpoints: Annotated[Path | None, typer.Option("--endpoints", help="JSON from `cryptoflow simulate --json`")] = None,
+    data_dir: DataDir = Path("data"),
+    seconds: Annotated[float | None, typer.Option(help="stop after this long (default: until Ctrl-C)")] = None,
+    capture: Annotated[Path | None, typer.Option(help="also record raw frames to this capture file")] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Collect market data 24/7 into the store (Ctrl-C / SIGTERM stops it gracefully)."""
+    import asyncio
+
+    from cryptoflow.collector import load_config, load_endpoints
+    from cryptoflow.collector.run import run_until_signalled
+
+    _setup_logging(log_level)
+    try:
+        cfg = load_config(
+            config, symbols=_split(symbols), venues=_split(venues), streams=_split(streams),
+            data_dir=str(data_dir), capture=str(capture) if capture else None,
+            endpoints=load_endpoints(endpoints) if endpoints else None,
+        )
+        rep = asyncio.run(run_until_signalled(cfg, seconds))
+    except CryptoflowError as e:
+        _fail(e)
+    err.print(f"collector stopped after {rep['elapsed_s']}s: {rep['rows_written']:,} rows written to {data_dir}")
+
+
+@app.command()
+def simulate(
+    venues: Annotated[list[str] | None, typer.Option("--venues", help="venue ids (default: all)")] = None,
+    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="symbols (default: the nine defaults)")] = None,
+    port_base: Annotated[int, typer.Option(help="first port (ws, rest per venue); 0 = any free port")] = 0,
+    seed: Annotated[int, typer.Option(help="same seed, same market")] = 7,
+    rate: Annotated[float, typer.Option(help="market activity multiplier")] = 1.0,
+    faults: Annotated[list[str] | None, typer.Option("--faults", help="kind[:venue][@every_s][=seconds]")] = None,
+    replay: Annotated[Path | None, typer.Option(help="serve a capture file instead of the synthetic market")] = None,
+    speed: Annotated[float, typer.Option(help="replay speed multiplier")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the endpoints as one JSON line first")] = False,
+    seconds: Annotated[float | None, typer.Option(help="stop after this long")] = None,
+    log_level: LogLevel = "WARNING",
+) -> None:
+    """Serve every venue's real protocol on 127.0.0.1 from a synthetic market (or a capture)."""
+    import asyncio
+
+    from cryptoflow.sim.runner import FaultSpec, Simulator
+
+    _setup_logging(log_level)
+
+    async def main() -> None:
+        if replay is not None:
+            from cryptoflow.sim.replay_server import ReplaySimulator
+
+            sim: Any = ReplaySimulator(replay, speed=speed, port_base=port_base)
+        else:
+            sim = Simulator(venues=_split(venues), symbols=_split(symbols), seed=seed, port_base=port_base,
+                            rate=rate, faults=[FaultSpec.parse(f) for f in _split(faults) or []])
+        await sim.start()
+        eps = sim.endpoints()
+        if as_json:
+            sys.stdout.write(json.dumps(eps) + "\n")
+            sys.stdout.flush()
+        else:
+            for v, e in eps.items():
+                console.print(f"{v:15s} ws {' '.join(e['ws'].values())}  rest {e['rest']}")
+        stop = asyncio.Event()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        try:
+            await asyncio.wait_for(stop.wait(), seconds)
+        except TimeoutError:
+            pass
+        await sim.stop()
+        err.print(json.dumps(sim.stats()))
+
+    try:
+        asyncio.run(main())
+    except CryptoflowError as e:
+        _fail(e)
+
+
+@app.command()
+def demo(
+    seconds: Annotated[float, typer.Option(help="how long to collect")] = 30.0,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="default: a fresh ./demo-data-<time>")] = None,
+    venues: Annotated[list[str] | None, typer.Option("--venues")] = None,
+    symbols: Annotated[list[str] | None, typer.Option("--symbols")] = None,
+    faults: Annotated[list[str] | None, typer.Option("--faults", help="e.g. drop@20 gap@7")] = None,
+    log_level: LogLevel = "WARNING",
+) -> None:
+    """Simulator for all eight venues -> real collector -> DuckLake, with a live dashboard."""
+    import asyncio
+    import time
+
+    from cryptoflow.demo import print_summary, run_demo
+
+    _setup_logging(log_level)
+    out = data_dir or Path(f"demo-data-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        rep = asyncio.run(run_demo(seconds, out, _split(venues), _split(symbols), _split(faults) or [], console))
+        print_summary(console, rep, out, rep["config"]["symbols"][0])
+    except CryptoflowError as e:
+        _fail(e)
+
+
+@app.command()
+def status(data_dir: DataDir = Path("data"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Health of the collector writing into this data directory."""
+    from cryptoflow.collector.health import pid_alive, read_health
+
+    rep = read_health(data_dir)
+    if rep is None:
+        _fail(CryptoflowError(f"no collector health in {data_dir} (start one with `cryptoflow collect`)"))
+        return
+    running = pid_alive(rep["pid"])
+    age = (__import__("time").time_ns() - rep["updated_ns"]) / 1e9
+    rep["running"] = running and age < 30
+    if as_json:
+        sys.stdout.write(json.dumps(rep) + "\n")
+        return
+    state = "[green]running[/green]" if rep["running"] else "[red]not running[/red]"
+    console.print(f"collector pid {rep['pid']}: {state}, uptime {rep['uptime_s']}s, updated {age:.1f}s ago, "
+                  f"rows written {rep['rows_written']:,}, buffered {rep['queue_depth']}")
+    t = Table(title="venues")
+    for c in ("venue", "connected", "reconnects", "frames", "books valid", "gaps", "resyncs", "decode errors"):
+        t.add_column(c)
+    for vid, v in rep["venues"].items():
+        t.add_row(vid, f"{v['connected']}/{v['connections']}", str(v["reconnects"]), f"{v['frames']:,}",
+                  f"{v['books_valid']}/{v['books']}", str(v["gaps"]), str(v["resyncs"]), str(v["decode_errors"]))
+    console.print(t)
+    s = Table(title="streams")
+    for c in ("venue", "stream", "records", "per min", "last event age s"):
+        s.add_column(c)
+    for row in rep["streams"]:
+        s.add_row(row["venue"], row["stream"], f"{row['records']:,}", str(row["records_per_min"]),
+                  str(row["last_event_age_s"]))
+    console.print(s)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="one read-only SELECT")],
+    data_dir: DataDir = Path("data"),
+    as_json: Annotated[bool, typer.Option("--json", help="rows as a JSON array of objects")] = False,
+    limit: Annotated[int, typer.Option(help="row limit")] = 1000,
+) -> None:
+    """Run a read-only SELECT against the store (safe while the collector writes)."""
+    from cryptoflow.store import Lake, run_readonly_sql
+
+    try:
+        lake = Lake.open(data_dir, read_only=True)
+        try:
+            res = run_readonly_sql(lake, query, limit=limit)
+        finally:
+            lake.close()
+    except CryptoflowError as e:
+        _fail(e)
+    rows = [dict(zip(res.columns, r, strict=True)) for r in res.rows]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, default=str) + "\n")
+        return
+    t = Table(title=f"{len(rows)} row(s){' (truncated)' if res.truncated else ''}")
+    for c in res.columns:
+        t.add_column(c)
+    for r in res.rows:
+        t.add_row(*(str(x) for x in r))
+    console.print(t)
+
+
+@app.command()
+def export(
+    stream: Annotated[str, typer.Option(help="trade, bbo, book, funding ...")],
+    out: Annotated[Path, typer.Option("--out", help="output file")],
+    symbol: Annotated[str | None, typer.Option()] = None,
+    venue: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or e.g. 1h, 7d")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "parquet",
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Export one stream to CSV or Parquet."""
+    from cryptoflow.store import Lake
+    from cryptoflow.store import export as do_export
+
+    try:
+        lake = Lake.open(data_dir, read_only=True)
+        try:
+            rep = do_export(lake, stream, out, symbol=symbol, venue=venue, since=since, until=until, fmt=fmt)
+        finally:
+            lake.close()
+    except CryptoflowError as e:
+        _fail(e)
+    err.print(f"wrote {rep.rows:,} rows to {rep.path}")
 
 
 def main() -> None:

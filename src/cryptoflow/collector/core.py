@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptoflow.collector.config import CollectorConfig
-from cryptoflow.collector.health import Health, write_health
+from cryptoflow.collector.health import Health, health_records, write_health
 from cryptoflow.collector.live import LiveState
 from cryptoflow.errors import CryptoflowError, UnknownSymbolError
 from cryptoflow.events import Trade, kind_of
@@ -37,15 +37,19 @@ from cryptoflow.venues.base import BookUpdate, Control, Subscription, SyncMode, 
 log = logging.getLogger(__name__)
 
 
-class EventSink(Protocol):
-    """Where events go (the store's batch writer, or a test double)."""
+class FlushResult(Protocol):
+    rows: int
 
-    def add(self, event: Any) -> None: ...
+
+class EventSink(Protocol):
+    """Where events go: the store's ``BatchWriter`` (or a test double)."""
+
+    def add(self, event: Any, source: str = "ws") -> None: ...
 
     @property
     def pending(self) -> int: ...
 
-    async def flush_async(self) -> int: ...
+    async def flush_async(self) -> FlushResult: ...
 
 
 class _TradeDedup:
@@ -278,7 +282,7 @@ class Collector:
     def _on_items_rest(self, items: list[Any]) -> None:
         for item in items:
             if not isinstance(item, BookUpdate | Control):
-                self.sink.add(item)
+                self.sink.add(item, "rest")
                 self.live.update(item)
                 sh = self.health.stream(item.venue, kind_of(item))
                 sh.records += 1
@@ -291,7 +295,7 @@ class Collector:
 
     async def flush(self) -> int:
         t0 = time.perf_counter()
-        n = await self.sink.flush_async()
+        n = (await self.sink.flush_async()).rows
         if n:
             self.health.write_latency_ms.append(round((time.perf_counter() - t0) * 1000, 2))
             self.health.rows_written += n
@@ -332,9 +336,8 @@ class Collector:
             write_health(self.data_dir, report)
             if time.monotonic() - last_store >= self.config.health_interval_s:
                 last_store = time.monotonic()
-                store_health = getattr(self.sink, "add_health", None)
-                if store_health is not None:
-                    store_health(report)
+                for rec in health_records(report):
+                    self.sink.add(rec)
 
     def health_report(self) -> dict[str, Any]:
         venues: dict[str, dict[str, Any]] = {}

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptoflow.store.schema import HealthRecord
+
 HEALTH_FILE = "health.json"
 
 
@@ -81,6 +83,39 @@ class Health:
             "venues": venues,
             "streams": streams,
         }
+
+
+def health_records(report: dict[str, Any]) -> list[HealthRecord]:
+    """A health report as rows of the store's ``health`` table (per stream, per venue, overall)."""
+    ts = report["updated_ns"]
+    rows = [
+        HealthRecord(s["venue"], s["stream"], ts, records=s["records"], last_event_age_s=s["last_event_age_s"])
+        for s in report["streams"]
+    ]
+    for vid, v in report["venues"].items():
+        rows.append(
+            HealthRecord(
+                vid,
+                "connection",
+                ts,
+                reconnects=v["reconnects"],
+                decode_errors=sum(v["decode_errors"].values()),
+                gaps=v["gaps"],
+                resyncs=v["resyncs"],
+            )
+        )
+    rows.append(
+        HealthRecord(
+            "*",
+            "collector",
+            ts,
+            records=report["rows_written"],
+            write_latency_ms=report["write_latency_ms_p50"],
+            queue_depth=report["queue_depth"],
+            uptime_s=report["uptime_s"],
+        )
+    )
+    return rows
 
 
 def write_health(data_dir: Path, report: dict[str, Any]) -> None:
