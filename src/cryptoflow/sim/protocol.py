@@ -86,6 +86,11 @@ class SimVenue(ABC):
         """App-level ping text the server sends every ``server_ping_interval_s`` (None: ws ping)."""
         return None
 
+    def on_tick(self, conn: ConnState, now: float) -> ClientReply | None:
+        """Per-connection timers (~every 100 ms; ``now`` is monotonic): e.g. Deribit's heartbeat
+        test_request after set_heartbeat, and the close when it goes unanswered."""
+        return None
+
     # ---- market data ---------------------------------------------------------------------
     @abstractmethod
     def encode(self, item: Any) -> list[tuple[str, str]]:

@@ -175,6 +175,9 @@ class VenueServer:
         idle = self.sim.client_idle_timeout_s
         life = self.faults.max_lifetime_s
         for c in tuple(self.conns):
+            reply = self.sim.on_tick(c.state, now)
+            if reply is not None:
+                c._apply(reply)
             if idle is not None and now - c.last_client_msg > idle:
                 self.stats["idle_closes"] += 1
                 c.close()
