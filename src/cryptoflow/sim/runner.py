@@ -7,6 +7,7 @@ The market is advanced on the wall clock (simulated time = real time), so the co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -124,10 +125,8 @@ class Simulator:
     async def _clock(self) -> None:
         while not self._stop.is_set():
             self.step(time.time_ns())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.step_s)
-            except TimeoutError:
-                pass
 
     async def _housekeeping(self) -> None:
         last_ping: dict[str, float] = {}
@@ -140,10 +139,8 @@ class Simulator:
                     srv.ping_all()
                     last_ping[vid] = now
                 last_ping.setdefault(vid, now)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 0.1)
-            except TimeoutError:
-                pass
 
     async def _fault_loop(self, f: FaultSpec) -> None:
         while not self._stop.is_set():
