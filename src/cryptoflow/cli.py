@@ -6,6 +6,7 @@ stdout and nothing else, so it can be piped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -147,7 +148,7 @@ def collect(
     venues: Annotated[list[str] | None, typer.Option("--venues", help="venue ids")] = None,
     streams: Annotated[list[str] | None, typer.Option("--streams", help="stream kinds")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML or JSON config file")] = None,
-    endpoints: Annotated[Path | None, typer.Option("--endpoints", help="JSON from `cryptoflow simulate --json`")] = None,
+    endpoints: Annotated[Path | None, typer.Option("--endpoints", help="from `cryptoflow simulate --json`")] = None,
     data_dir: DataDir = Path("data"),
     seconds: Annotated[float | None, typer.Option(help="stop after this long (default: until Ctrl-C)")] = None,
     capture: Annotated[Path | None, typer.Option(help="also record raw frames to this capture file")] = None,
@@ -214,10 +215,8 @@ def simulate(
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
-        except TimeoutError:
-            pass
         await sim.stop()
         err.print(json.dumps(sim.stats()))
 
