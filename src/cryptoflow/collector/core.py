@@ -53,14 +53,14 @@ class EventSink(Protocol):
 
 
 class _TradeDedup:
-    """Recent trade ids per (venue, symbol): a rotation overlap must not store a trade twice."""
+    """Recent trade ids per (venue, market, symbol): a rotation overlap must not store a trade twice."""
 
     def __init__(self, keep: int = 4096) -> None:
         self.keep = keep
-        self.seen: dict[tuple[str, str], tuple[set[str], deque[str]]] = {}
+        self.seen: dict[tuple[str, str, str], tuple[set[str], deque[str]]] = {}
 
     def duplicate(self, t: Trade) -> bool:
-        key = (t.venue, t.symbol)
+        key = (t.venue, t.market, t.symbol)
         entry = self.seen.get(key)
         if entry is None:
             entry = self.seen[key] = (set(), deque())

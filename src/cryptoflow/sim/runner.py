@@ -79,6 +79,7 @@ class Simulator:
         self.items_by_venue: Counter[str] = Counter()
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
+        self.frozen = False  # when set, the market stops moving (servers stay up)
         self.t0_ns = 0
 
     def _listed(self, venue_id: str) -> list[Any]:
@@ -124,7 +125,8 @@ class Simulator:
 
     async def _clock(self) -> None:
         while not self._stop.is_set():
-            self.step(time.time_ns())
+            if not self.frozen:
+                self.step(time.time_ns())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.step_s)
 
