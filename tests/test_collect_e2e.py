@@ -134,7 +134,7 @@ async def test_lifetime_rotation_loses_nothing(tmp_path):
         await wait_for(lambda: rt.collector.health_report()["venues"]["binance_usdm"]["rotations"] >= 4, timeout=30)
     rep = rt.collector.health_report()
     assert rep["venues"]["binance_usdm"]["reconnects"] == 0
-    stored, problems = _trade_check(run, tmp_path)
+    _rows, problems = _trade_check(run, tmp_path)
     assert problems == [], problems
     # the overlap delivered some trades twice; they were dropped before storage
     assert rep["counters"].get("duplicates_dropped", 0) >= 0
