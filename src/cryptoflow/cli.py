@@ -142,6 +142,28 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [x for v in values for x in v.replace(",", " ").split() if x]
 
 
+@bench_app.command("ingest")
+def bench_ingest(
+    seconds: Annotated[float, typer.Option(help="measured duration (after a 5 s warm-up)")] = 60.0,
+    rate: Annotated[float, typer.Option(help="simulator activity multiplier")] = 40.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Simulator (own process) -> websocket -> decode -> books -> DuckLake, all eight venues."""
+    from cryptoflow.benchmarks.ingest import run
+
+    _setup_logging("ERROR")
+    res = run(seconds=seconds, rate=rate)
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
+    t = Table(title=f"ingest, all venues, {res['seconds']}s measured")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for k, v in res.items():
+        t.add_row(k, f"{v:,}" if isinstance(v, int | float) else str(v))
+    console.print(t)
+
+
 @app.command()
 def collect(
     symbols: Annotated[list[str] | None, typer.Option("--symbols", help="canonical symbols (BTCUSDT ...)")] = None,

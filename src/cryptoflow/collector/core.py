@@ -94,6 +94,8 @@ class Collector:
         self._fetching: set[tuple[str, str, str]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
+        self._calls = 0
+        self._full = False  # the sink holds max_buffered_events: new events are dropped (counted)
         self.running = False
 
     # ---- set-up ------------------------------------------------------------------------
@@ -105,6 +107,7 @@ class Collector:
                 method, payload = venue.rest_request(url)
                 body = await self.rest.request(venue.id, url, method=method, json_body=payload)
                 self.registry.add(venue.parse_instruments(url, body))
+                venue.instruments_changed()
             except (CryptoflowError, ValueError) as e:
                 log.warning("%s: instruments from %s unavailable (%s); using the bundled table", venue.id, url, e)
 
@@ -171,7 +174,10 @@ class Collector:
     # ---- hot path ----------------------------------------------------------------------------
     def _on_items(self, session: WsSession, items: list[Any]) -> None:
         sink_add, live, health = self.sink.add, self.live, self.health
-        full = self.sink.pending >= self.config.max_buffered_events
+        self._calls += 1
+        if self._calls & 1023 == 0:  # counting buffered rows is not free: check every 1024 frames
+            self._full = self.sink.pending >= self.config.max_buffered_events
+        full = self._full
         for item in items:
             t = type(item)
             if t is BookUpdate:
@@ -296,6 +302,7 @@ class Collector:
     async def flush(self) -> int:
         t0 = time.perf_counter()
         n = (await self.sink.flush_async()).rows
+        self._full = self.sink.pending >= self.config.max_buffered_events
         if n:
             self.health.write_latency_ms.append(round((time.perf_counter() - t0) * 1000, 2))
             self.health.rows_written += n

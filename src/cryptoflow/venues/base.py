@@ -215,6 +215,7 @@ class Venue(ABC):
     def __init__(self, registry: InstrumentRegistry | None = None, endpoints: Endpoints | None = None) -> None:
         self.registry = registry if registry is not None else InstrumentRegistry.bundled()
         self.endpoints = endpoints if endpoints is not None else self.default_endpoints
+        self._lookup_cache: dict[str, Instrument] = {}  # native id as sent -> instrument (hot path)
 
     # ---- instruments -------------------------------------------------------------------
     def instrument(self, symbol: str, market: str = "perp") -> Instrument:
@@ -223,13 +224,21 @@ class Venue(ABC):
 
     def lookup(self, native: str) -> Instrument:
         """Native id from a frame -> instrument; raises DecodeError('unknown_instrument')."""
+        inst = self._lookup_cache.get(native)
+        if inst is not None:
+            return inst
         inst = self.registry.get(self.id, native, self.markets[0] if len(self.markets) == 1 else None)
         if inst is None:
             inst = self.infer_instrument(native)
             if inst is None:
                 raise DecodeError("unknown_instrument", native)
             self.registry.add((inst,))
+        self._lookup_cache[native] = inst
         return inst
+
+    def instruments_changed(self) -> None:
+        """Call after adding instruments to the registry (e.g. a REST refresh): drops cached lookups."""
+        self._lookup_cache.clear()
 
     def infer_instrument(self, native: str) -> Instrument | None:
         """Instrument for an id missing from the registry, where the venue's naming rules make
