@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cryptoflow import aio
 from cryptoflow.errors import CryptoflowError
 
 app = typer.Typer(
@@ -177,7 +178,6 @@ def collect(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Collect market data 24/7 into the store (Ctrl-C / SIGTERM stops it gracefully)."""
-    import asyncio
 
     from cryptoflow.collector import load_config, load_endpoints
     from cryptoflow.collector.run import run_until_signalled
@@ -189,7 +189,7 @@ def collect(
             data_dir=str(data_dir), capture=str(capture) if capture else None,
             endpoints=load_endpoints(endpoints) if endpoints else None,
         )
-        rep = asyncio.run(run_until_signalled(cfg, seconds))
+        rep = aio.run(run_until_signalled(cfg, seconds))
     except CryptoflowError as e:
         _fail(e)
     err.print(f"collector stopped after {rep['elapsed_s']}s: {rep['rows_written']:,} rows written to {data_dir}")
@@ -240,10 +240,10 @@ def simulate(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
         await sim.stop()
-        err.print(json.dumps(sim.stats()))
+        sys.stderr.write(json.dumps(sim.stats()) + "\n")
 
     try:
-        asyncio.run(main())
+        aio.run(main())
     except CryptoflowError as e:
         _fail(e)
 
@@ -258,7 +258,6 @@ def demo(
     log_level: LogLevel = "WARNING",
 ) -> None:
     """Simulator for all eight venues -> real collector -> DuckLake, with a live dashboard."""
-    import asyncio
     import time
 
     from cryptoflow.demo import print_summary, run_demo
@@ -266,7 +265,7 @@ def demo(
     _setup_logging(log_level)
     out = data_dir or Path(f"demo-data-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
-        rep = asyncio.run(run_demo(seconds, out, _split(venues), _split(symbols), _split(faults) or [], console))
+        rep = aio.run(run_demo(seconds, out, _split(venues), _split(symbols), _split(faults) or [], console))
         print_summary(console, rep, out, rep["config"]["symbols"][0])
     except CryptoflowError as e:
         _fail(e)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptoflow import aio
 from cryptoflow.collector.config import load_config
 from cryptoflow.collector.run import CollectorRuntime
 from cryptoflow.sim.market import MarketConfig, SyntheticMarket
@@ -121,7 +122,7 @@ async def _run(seconds: float, rate: float, data_dir: Path) -> dict[str, Any]:
 def run(seconds: float = 60.0, rate: float = 40.0) -> dict[str, Any]:
     decode_only = decode_only_rate()
     with tempfile.TemporaryDirectory(prefix="cryptoflow-ingest-") as tmp:
-        res = asyncio.run(_run(seconds, rate, Path(tmp)))
+        res = aio.run(_run(seconds, rate, Path(tmp)))
     res["decode_only_events_per_s"] = round(decode_only)
     res["ratio_to_decode"] = round(res["items_per_s"] / decode_only, 3) if decode_only else None
     res["sim_rate"] = rate

@@ -23,6 +23,7 @@ from cryptoflow.sim.protocol import ClientReply, ConnState, SimVenue
 log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("drop", "gap", "malformed", "stall", "refuse", "slow", "lifetime")
+MAX_CLIENT_BACKLOG = 64 << 20  # bytes queued for one client before it is dropped as too slow
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SimConnection(picows.WSListener):
         self.last_client_msg = self.opened
         self._sent_in_burst = 0
         self._paused_until = 0.0
+        self._sent = 0
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
         self.transport = transport
@@ -111,6 +113,12 @@ class SimConnection(picows.WSListener):
                 self._paused_until = now + f.slow_pause_s
         tr.send(picows.WSMsgType.TEXT, data)
         self.server.stats["frames_sent"] += 1
+        self._sent += 1
+        if self._sent & 1023 == 0 and tr.underlying_transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
+            # like a real venue, drop a consumer that cannot keep up instead of buffering forever
+            self.server.stats["slow_consumer_drops"] += 1
+            log.warning("%s: client %d MB behind: disconnected", self.server.sim.venue_id, MAX_CLIENT_BACKLOG >> 20)
+            tr.disconnect()
 
     def close(self) -> None:
         if self.transport is not None:
