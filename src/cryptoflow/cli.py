@@ -29,7 +29,28 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(capture_app, name="capture")
 
 console = Console(stderr=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # messages stay on one line for scripts
+
+# Options that take several values, written as the issue's examples do: `--venues okx bybit`.
+MULTI_VALUE_OPTIONS = frozenset(("--symbols", "--venues", "--streams", "--faults", "--toolsets", "--markets"))
+
+
+def expand_multi_value_options(argv: list[str]) -> list[str]:
+    """``--venues okx bybit`` -> ``--venues okx,bybit`` (click options take one value each)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        out.append(tok)
+        i += 1
+        if tok in MULTI_VALUE_OPTIONS:
+            vals = []
+            while i < len(argv) and not argv[i].startswith("-"):
+                vals.append(argv[i])
+                i += 1
+            if vals:
+                out.append(",".join(vals))
+    return out
 
 
 def _setup_logging(level: str) -> None:
@@ -52,15 +73,22 @@ LogLevel = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING
 def replay(
     files: Annotated[list[Path], typer.Argument(help="capture files (.jsonl or .jsonl.gz)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
+    instruments: Annotated[
+        Path | None, typer.Option(help="JSON list of extra instruments (same shape as the bundled tables)")
+    ] = None,
     log_level: LogLevel = "WARNING",
 ) -> None:
     """Decode a capture through the live code path and report what it found."""
     from cryptoflow.feed.capture import read_capture
     from cryptoflow.feed.replay import Replayer
+    from cryptoflow.symbols import InstrumentRegistry, load_instruments
 
     _setup_logging(log_level)
-    r = Replayer()
     try:
+        registry = InstrumentRegistry.bundled()
+        if instruments is not None:
+            registry.add(load_instruments(instruments))
+        r = Replayer(registry)
         for f in files:
             r.feed(read_capture(f))
     except CryptoflowError as e:
@@ -363,7 +391,7 @@ def export(
 
 def main() -> None:
     try:
-        app()
+        app(args=expand_multi_value_options(sys.argv[1:]))
     except CryptoflowError as e:
         err.print(f"[red]error:[/red] {e}")
         sys.exit(2)

@@ -17,11 +17,12 @@ import functools
 import json
 from collections.abc import Iterable
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-from cryptoflow.errors import UnknownSymbolError
+from cryptoflow.errors import ConfigError, UnknownSymbolError
 
 ContractType = Literal["linear", "inverse", "spot"]
 
@@ -144,6 +145,18 @@ def _bundled() -> InstrumentRegistry:
         if entry.name.endswith(".json"):
             reg.add(_instrument_list.decode(entry.read_bytes()))
     return reg
+
+
+def load_instruments(path: str | Path) -> list[Instrument]:
+    """Instruments from a JSON file shaped like the bundled tables (a list of objects)."""
+    p = Path(path)
+    try:
+        return _instrument_list.decode(p.read_bytes())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise ConfigError(
+            f"{p}: not an instruments list ({e}); expected [{{venue, native, symbol, market, base, quote, "
+            "contract_type, contract_size}}, ...]"
+        ) from e
 
 
 def dump_instruments(instruments: Iterable[Instrument]) -> str:

@@ -113,7 +113,8 @@ class Replayer:
             try:
                 items = venue.parse_rest(rec.url, rec.data.encode(), rec.t)
             except Exception as e:  # a bad REST body is counted like a bad frame
-                decoder.errors.record("rest_" + type(e).__name__, str(e), rec.data)
+                reason = getattr(e, "reason", None) or type(e).__name__
+                decoder.errors.record("rest_" + reason, str(e), rec.data)
                 return
         for item in items:
             self._item(item)
