@@ -170,3 +170,32 @@ def test_simulate_json_then_collect_then_sql(tmp_path):
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def test_sigint_flushes_everything_received(tmp_path):
+    """Ctrl-C on a running collector: every row it received is in the store afterwards."""
+    import signal
+    import time
+
+    sim = subprocess.Popen([sys.executable, "-m", "cryptoflow.cli", "simulate", "--json", "--venues", "okx",
+                            "--symbols", "BTCUSDT", "--seconds", "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        (tmp_path / "eps.json").write_text(sim.stdout.readline())
+        data = tmp_path / "data"
+        col = subprocess.Popen([sys.executable, "-m", "cryptoflow.cli", "collect", "--endpoints",
+                                str(tmp_path / "eps.json"), "--venues", "okx", "--symbols", "BTCUSDT",
+                                "--data-dir", str(data), "--log-level", "WARNING"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(7)
+        col.send_signal(signal.SIGINT)
+        _, err = col.communicate(timeout=30)
+        assert col.returncode == 0, err
+        st = json.loads(cf("status", "--data-dir", str(data), "--json").stdout)
+        tables = ["trades", "bbo", "book_snapshots", "mark_prices", "funding_rates", "open_interest",
+                  "liquidations", "tickers_24h", "candles", "health"]
+        q = " + ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        stored = json.loads(cf("sql", "--data-dir", str(data), "--json", f"SELECT {q} AS n").stdout)[0]["n"]
+        assert st["rows_written"] > 100 and stored == st["rows_written"] and st["queue_depth"] == 0
+    finally:
+        sim.terminate()
+        sim.wait(10)

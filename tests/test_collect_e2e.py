@@ -183,3 +183,25 @@ async def test_liquidation_cascade_is_stored(tmp_path, stream):
     stored = dict(_stored(tmp_path, "SELECT venue, count(*) FROM lake.liquidations GROUP BY 1"))
     assert sent and set(stored) <= set(sent)
     assert sum(stored.values()) >= 1
+
+
+async def test_slow_store_is_bounded_and_counted(tmp_path):
+    """A store that cannot keep up must not grow memory without bound: past the limit new events
+    are dropped, counted and logged."""
+    async with sim_and_collector(tmp_path, venues=["binance_usdm"], symbols=["BTCUSDT", "ETHUSDT"], rate=2.0,
+                                 tap=False, max_buffered_events=500) as run:
+        col = run.rt.collector
+        writer = run.rt.writer
+        real_flush = writer.flush_async
+
+        async def stuck_flush():  # the disk stalls: nothing leaves the buffers
+            await asyncio.sleep(0.05)
+            from cryptoflow.store import FlushStats
+
+            return FlushStats(rows=0)
+
+        writer.flush_async = stuck_flush
+        await wait_for(lambda: col.health.counters.get("dropped_backpressure", 0) > 0, timeout=30)
+        assert writer.pending <= 500 + 1_100  # the limit, plus at most one check interval of frames
+        writer.flush_async = real_flush  # the disk recovers: what was buffered is written
+        await wait_for(lambda: writer.pending < 500, timeout=20)

@@ -95,6 +95,7 @@ class Collector:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
         self._calls = 0
+        self._flush_task: asyncio.Task[None] | None = None
         self._full = False  # the sink holds max_buffered_events: new events are dropped (counted)
         self.running = False
 
@@ -158,8 +159,8 @@ class Collector:
                 self._tasks.append(asyncio.create_task(self._poll_open_interest(venue, polled)))
         for s in self.sessions:
             s.start()
+        self._flush_task = asyncio.create_task(self._flush_loop(), name="flush")
         self._tasks += [
-            asyncio.create_task(self._flush_loop(), name="flush"),
             asyncio.create_task(self._book_sampler(), name="books"),
             asyncio.create_task(self._health_loop(), name="health"),
         ]
@@ -297,7 +298,11 @@ class Collector:
     async def _flush_loop(self) -> None:
         while not self._stopping.is_set():
             await self._wait(self.config.flush_interval_s)
-            await self.flush()
+            try:
+                await self.flush()
+            except CryptoflowError as e:  # the writer kept the rows: count, log, retry next interval
+                self.health.counters["flush_errors"] += 1
+                log.error("flush failed (%s); rows kept for the next attempt", e)
 
     async def flush(self) -> int:
         t0 = time.perf_counter()
@@ -393,6 +398,10 @@ class Collector:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # the flush loop is never cancelled mid-write (the rows would be stored but not counted):
+        # it sees the stop flag and ends after its current flush
+        if self._flush_task is not None:
+            await self._flush_task
         while self.sink.pending:
             await self.flush()
         await self.flush()
