@@ -145,8 +145,14 @@ class OrderBook:
 
     # ---- writes ---------------------------------------------------------------------------
     def _replace(self, upd: BookUpdate) -> None:
-        self.bids = SortedDict((p, q) for p, q in upd.bids if q > 0.0)
-        self.asks = SortedDict((p, q) for p, q in upd.asks if q > 0.0)
+        # clear + update reuses the sorted containers: half the cost of building new ones, which
+        # matters for venues that push a full book every time (Hyperliquid, grouped books)
+        for side, levels in ((self.bids, upd.bids), (self.asks, upd.asks)):
+            side.clear()
+            side.update(levels)
+            if side and min(side.values()) <= 0.0:  # a snapshot listing empty levels: drop them
+                for p in [p for p, q in side.items() if q <= 0.0]:
+                    del side[p]
         self.seq = upd.seq
         self.ts = upd.ts
 
