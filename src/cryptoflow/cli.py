@@ -193,6 +193,29 @@ def bench_ingest(
     console.print(t)
 
 
+@bench_app.command("forecast")
+def bench_forecast(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    quick: Annotated[bool, typer.Option(help="instant/fast models only")] = False,
+) -> None:
+    """Forecast latency: per model on 2,000 points, 72x1,000 AutoETS batch, router, priority=fast forecast."""
+    from cryptoflow.benchmarks.forecast import run
+
+    res = run(quick=quick)
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
+    t = Table(title="forecast latency (p50 ms)")
+    t.add_column("model")
+    t.add_column("speed")
+    t.add_column("p50 ms", justify="right")
+    for k, v in res["models"].items():
+        t.add_row(k, v["speed_class"], f"{v['p50_ms']:.2f}")
+    console.print(t)
+    console.print({"router": res["router"], "fast_auto": res["forecast_fast_auto"],
+                   "batch_72x1000_autoets_s": res["batch_72x1000_autoets_s"], "targets": res["targets"]})
+
+
 @app.command()
 def collect(
     symbols: Annotated[list[str] | None, typer.Option("--symbols", help="canonical symbols (BTCUSDT ...)")] = None,
