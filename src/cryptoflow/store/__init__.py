@@ -12,6 +12,26 @@ Typical use::
     lake = Lake.open(Path("data"), read_only=True)  # readers (MCP server, notebooks)
     queries.ohlcv(lake, "binance_usdm", "BTCUSDT", "perp", "1m", start, end)
     run_readonly_sql(lake, "SELECT venue, count(*) FROM trades GROUP BY 1")
+
+PostgreSQL catalog + object-store data (several collectors, remote readers). The default SQLite
+catalog allows one writing process; a PostgreSQL catalog allows several collectors (each with
+its own data_dir for health.json) to append to the same lake at once, and readers anywhere::
+
+    pip install duckdb-extension-postgres-scanner==1.5.5   # + duckdb-extension-httpfs==1.5.5 for s3:// etc.
+    cat = "postgres:host=db.internal port=5432 dbname=lake user=cryptoflow"  # any libpq DSN, or
+    # cat = "postgresql://cryptoflow@db.internal/lake"                        # a libpq URI
+    lake = Lake.open(Path("data"), catalog=cat, data_path="s3://bucket/lake/")  # first writer creates it
+    lake = Lake.open(Path("data2"), catalog=cat)                  # more writers: stored data path
+    lake = Lake.open(Path("data"), catalog=cat, read_only=True)   # readers
+
+The database must exist (``createdb lake``); the first writer creates the DuckLake tables in it
+and fixes the data path (default ``<data_dir>/lake/``: only for a single machine). Writers
+starting together are fine (the loser of the creation race retries). Keep passwords out of the
+DSN (``PGPASSWORD`` / ``~/.pgpass`` are read by libpq); one in the DSN is masked in logs,
+errors and ``db_stats``. Object-store credentials come from DuckDB secrets: a persistent one
+(``CREATE PERSISTENT SECRET (TYPE s3, ...)`` once in the ``duckdb`` CLI) is found by every
+process. Tested here: PostgreSQL catalog with a local data path (tests/store/test_postgres_catalog.py);
+an object-store data path is not (no object store on the test machines).
 """
 
 from __future__ import annotations

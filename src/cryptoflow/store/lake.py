@@ -9,9 +9,13 @@ Catalog (``catalog=``):
 - ``None`` (default): SQLite file ``<data_dir>/catalog.sqlite``, created in WAL journal mode
   (non-WAL commits took ~1 s under a concurrent reader; WAL ~20-75 ms).
 - ``"sqlite:/path/catalog.sqlite"``: the same, elsewhere.
-- ``"postgres:dbname=lake host=... user=..."`` (libpq DSN): PostgreSQL catalog for scale-out
-  (several collectors, remote readers). Needs ``pip install duckdb-extension-postgres-scanner==1.5.5``;
-  pass ``data_path`` when creating it.
+- ``"postgres:dbname=lake host=... user=..."`` (libpq key/value DSN) or ``"postgresql://user@host/lake"``
+  (libpq URI): PostgreSQL catalog for scale-out (several collectors, remote readers). Needs
+  ``pip install duckdb-extension-postgres-scanner==1.5.5``. A writer that finds no DuckLake in the
+  database creates one with ``data_path`` (default ``<data_dir>/lake/``); writers and readers that
+  find one use the data path stored in it, so further collectors need no ``data_path`` (passing a
+  different one is refused by DuckLake). Passwords are best left to libpq (``PGPASSWORD``,
+  ``~/.pgpass``); one written in the DSN is masked in ``CatalogSpec.url``, logs and errors.
 - ``"duckdb:/path/meta.ducklake"``: a DuckDB file catalog; single process only (it is locked).
 
 Data path (``data_path=``): default ``<data_dir>/lake/``. An object-store URL (``s3://bucket/lake/``,
@@ -38,10 +42,13 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import random
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +68,11 @@ _EXT_PACKAGES = {
     "httpfs": "duckdb-extension-httpfs",
 }
 _SCANNERS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}
+_PG_URI_PREFIXES = ("postgresql://", "postgres://")
+_PASSWORD_KV = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_PASSWORD_URI = re.compile(r"(://[^/@:]*:)[^/@]*@")
+_CREATE_RACE_ATTEMPTS = 5
+_CREATE_RACE_SIGNS = ("already exists", "duplicate key", "conflict")
 _REMOTE_PREFIXES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "az://", "azure://", "abfss://", "http://", "https://")
 _KEEPER_CODE = (
     "import sqlite3,sys\n"
@@ -79,8 +91,19 @@ class CatalogSpec:
     target: str  # file path or DSN
 
     @property
-    def url(self) -> str:
+    def attach_url(self) -> str:
+        """What DuckDB attaches (may hold a DSN password: never log or return it)."""
         return f"ducklake:{self.kind}:{self.target}"
+
+    @property
+    def url(self) -> str:
+        """The catalog for people (logs, ``db_stats``): a DSN password is masked."""
+        return f"ducklake:{self.kind}:{self.redact(self.target)}"
+
+    @staticmethod
+    def redact(text: str) -> str:
+        """``text`` with libpq passwords (``password=...``, ``://user:pw@``) masked."""
+        return _PASSWORD_URI.sub(r"\1***@", _PASSWORD_KV.sub(r"\1***", text))
 
     @property
     def is_local_file(self) -> bool:
@@ -91,11 +114,13 @@ def parse_catalog(catalog: str | None, data_dir: Path) -> CatalogSpec:
     """Turn the ``catalog=`` argument into a spec (see the module docstring for the forms)."""
     if catalog is None:
         return CatalogSpec("sqlite", str(data_dir / "catalog.sqlite"))
+    if catalog.startswith(_PG_URI_PREFIXES):  # a bare libpq URI: the scheme is part of the DSN
+        return CatalogSpec("postgres", catalog)
     kind, sep, target = catalog.partition(":")
     kind = {"postgresql": "postgres", "sqlite3": "sqlite"}.get(kind, kind)
     if not sep or not target or kind not in ("sqlite", "postgres", "duckdb"):
         raise StoreError(
-            f"catalog {catalog!r} not understood; use 'sqlite:/path/catalog.sqlite', "
+            f"catalog {CatalogSpec.redact(catalog)!r} not understood; use 'sqlite:/path/catalog.sqlite', "
             "'postgres:dbname=... host=...' or 'duckdb:/path/meta.ducklake' (or omit it)"
         )
     if kind != "postgres":
@@ -121,6 +146,16 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     if not path.is_file():
         raise StoreError(f"{pkg} has no build for DuckDB {version} at {path}: pin duckdb and {pkg} to the same version")
     con.execute(f"LOAD {sql_literal(str(path))}")
+
+
+def _is_create_race(exc: duckdb.Error, create_with: str | None) -> bool:
+    """Whether opening a server catalog failed because another writer was creating it."""
+    if isinstance(exc, duckdb.TransactionException):  # a conflicting commit (or the failed rollback after it)
+        return True
+    text = str(exc).lower()
+    if create_with is not None and "does not match existing data path" in text:
+        return True  # we passed no data_path: the mismatch is with the path another writer just created
+    return any(sign in text for sign in _CREATE_RACE_SIGNS)
 
 
 def _create_sqlite_catalog(path: Path) -> None:
@@ -229,16 +264,21 @@ class Lake:
                 new_catalog = True
             if spec.kind == "sqlite" and not read_only:
                 _create_sqlite_catalog(cat_path)
-        if data_path is None and (new_catalog or (spec.kind == "postgres" and not read_only)):
-            data_path = str(data_dir / "lake") + "/"
+        default_data_path = str(data_dir / "lake") + "/"
+        if data_path is None and new_catalog:
+            data_path = default_data_path
         if data_path is not None and not data_path.startswith(_REMOTE_PREFIXES):
             data_path = str(Path(data_path).expanduser().resolve()) + "/"
             if not read_only:
                 Path(data_path).mkdir(parents=True, exist_ok=True)
+        # A server catalog's existence is only known by attaching: a writer without data_path
+        # attaches without one (the stored path is used) and creates it with the default only
+        # if the database holds no DuckLake yet.
+        create_with = default_data_path if spec.kind == "postgres" and data_path is None and not read_only else None
 
         keeper = _CatalogKeeper(Path(spec.target)) if spec.kind == "sqlite" and catalog_keeper else None
         try:
-            con = cls._connect(spec, data_path, read_only)
+            con = cls._connect(spec, data_path, read_only, create_with=create_with)
         except BaseException:
             if keeper:
                 keeper.close()
@@ -253,31 +293,71 @@ class Lake:
         return lake
 
     @staticmethod
-    def _connect(spec: CatalogSpec, data_path: str | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _connect(
+        spec: CatalogSpec, data_path: str | None, read_only: bool, *, create_with: str | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """Attach the catalog; ``create_with``: data path for a new catalog if none exists yet.
+
+        Writers of a server catalog that start together race to create the DuckLake tables and
+        our tables (seen: "duplicate key value" from PostgreSQL, a failed DuckLake commit in
+        ``ensure_schema``, and "DATA_PATH ... does not match" when another writer created the
+        catalog between our two attaches); the loser retries on a fresh connection and then finds
+        what the winner created.
+        """
+        attempts = _CREATE_RACE_ATTEMPTS if spec.kind == "postgres" and not read_only else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return Lake._connect_once(spec, data_path, read_only, create_with)
+            except StoreError as exc:
+                cause = exc.__cause__
+                race = isinstance(cause, duckdb.Error) and _is_create_race(cause, create_with)
+                if attempt == attempts or not race:
+                    raise
+                log.info("lake %s: lost a race creating the catalog (%s); retrying", spec.url, spec.redact(repr(cause)))
+                time.sleep(0.05 * attempt + random.random() * 0.1)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _connect_once(
+        spec: CatalogSpec, data_path: str | None, read_only: bool, create_with: str | None
+    ) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
         try:
             load_extension(con, "ducklake")
             if spec.kind in _SCANNERS:
                 load_extension(con, _SCANNERS[spec.kind])
-            if data_path and data_path.startswith(_REMOTE_PREFIXES):
+            if any(p and p.startswith(_REMOTE_PREFIXES) for p in (data_path, create_with)):
                 load_extension(con, "httpfs")
             con.execute("SET GLOBAL TimeZone = 'UTC'")
-            options = []
-            if data_path is not None:
-                options.append(f"DATA_PATH {sql_literal(data_path)}")
-            if read_only:
-                options.append("READ_ONLY")
-            opts = f" ({', '.join(options)})" if options else ""
-            con.execute(f"ATTACH {sql_literal(spec.url)} AS {ALIAS}{opts}")
+            try:
+                Lake._attach(con, spec, data_path, read_only)
+            except duckdb.InvalidInputException as exc:
+                # DuckLake refuses to create a catalog without DATA_PATH ("data_path is not set").
+                if create_with is None or "data_path" not in str(exc).lower():
+                    raise
+                log.info("no DuckLake in %s yet: creating it with data_path=%s", spec.url, create_with)
+                if not create_with.startswith(_REMOTE_PREFIXES):
+                    Path(create_with).mkdir(parents=True, exist_ok=True)
+                Lake._attach(con, spec, create_with, read_only)
             if not read_only:
                 ensure_schema(con)
         except duckdb.Error as exc:
             con.close()
-            raise StoreError(f"could not open lake {spec.url}: {exc}") from exc
+            raise StoreError(f"could not open lake {spec.url}: {spec.redact(str(exc))}") from exc
         except BaseException:
             con.close()
             raise
         return con
+
+    @staticmethod
+    def _attach(con: duckdb.DuckDBPyConnection, spec: CatalogSpec, data_path: str | None, read_only: bool) -> None:
+        options = []
+        if data_path is not None:
+            options.append(f"DATA_PATH {sql_literal(data_path)}")
+        if read_only:
+            options.append("READ_ONLY")
+        opts = f" ({', '.join(options)})" if options else ""
+        con.execute(f"ATTACH {sql_literal(spec.attach_url)} AS {ALIAS}{opts}")
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

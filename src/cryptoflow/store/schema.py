@@ -38,10 +38,12 @@ merges within a day.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import msgspec
 import msgspec.inspect as mi
 import pyarrow as pa
@@ -260,5 +262,6 @@ def ensure_schema(con: Any) -> None:
             con.execute(sql)
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT already ended the transaction
+            con.execute("ROLLBACK")
         raise

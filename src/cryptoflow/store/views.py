@@ -18,8 +18,11 @@ validated symbol pattern, never from raw input.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
+
+import duckdb
 
 from cryptoflow.errors import QueryError, StoreError
 from cryptoflow.store.lake import Lake, sql_literal
@@ -143,6 +146,7 @@ def create_compat_views(lake: Lake, combos: Iterable[tuple[str, str, str]]) -> l
                 cur.execute(sql)
             cur.execute("COMMIT")
         except Exception:
-            cur.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT already ended the transaction
+                cur.execute("ROLLBACK")
             raise
     return list(statements)
