@@ -216,6 +216,27 @@ def bench_forecast(
                    "batch_72x1000_autoets_s": res["batch_72x1000_autoets_s"], "targets": res["targets"]})
 
 
+@bench_app.command("analytics")
+def bench_analytics(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    trades: Annotated[int, typer.Option(help="trades in the synthetic day")] = 1_200_000,
+) -> None:
+    """Every analytics tool on 24 h of one symbol/venue (>= 1M trades): p50 per tool vs 500 ms."""
+    from cryptoflow.benchmarks.analytics import run
+
+    res = run(trades=trades)
+    if as_json:
+        sys.stdout.write(json.dumps(res, default=str) + "\n")
+        return
+    t = Table(title=f"analytics on {res['data']}, p50 target {res['target_p50_ms']} ms")
+    t.add_column("tool")
+    t.add_column("p50 ms", justify="right")
+    t.add_column("max ms", justify="right")
+    for k, r in res["results"].items():
+        t.add_row(k, f"{r['p50_ms']:.0f}", f"{r['max_ms']:.0f}")
+    console.print(t)
+
+
 @app.command()
 def collect(
     symbols: Annotated[list[str] | None, typer.Option("--symbols", help="canonical symbols (BTCUSDT ...)")] = None,
