@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench inspector inspector-cache clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/cryptoflow bench decode
+
+inspector-cache: $(STAMP)   # puts the MCP Inspector npm package in the npm cache (its test runs offline)
+	$(BIN)/python scripts/fetch_inspector.py
+
+inspector: inspector-cache
+	$(BIN)/python -m pytest tests/server/test_inspector.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

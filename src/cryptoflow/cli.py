@@ -354,7 +354,7 @@ def status(data_dir: DataDir = Path("data"), as_json: Annotated[bool, typer.Opti
         return
     running = pid_alive(rep["pid"])
     age = (__import__("time").time_ns() - rep["updated_ns"]) / 1e9
-    rep["running"] = running and age < 30
+    rep["running"] = bool(rep.get("running", True)) and running and age < 30
     if as_json:
         sys.stdout.write(json.dumps(rep) + "\n")
         return
@@ -431,6 +431,13 @@ def export(
     except CryptoflowError as e:
         _fail(e)
     err.print(f"wrote {rep.rows:,} rows to {rep.path}")
+
+
+from cryptoflow.server_cli import bench_tools_command, mcp_command, serve_command  # noqa: E402 (typer only)
+
+app.command("mcp")(mcp_command)
+app.command("serve")(serve_command)
+bench_app.command("tools")(bench_tools_command)
 
 
 def main() -> None:

@@ -376,6 +376,7 @@ class Collector:
             }
         rep = self.health.report(venues, self.sink.pending)
         rep["unsupported"] = self.unsupported
+        rep["running"] = self.running
         rep["config"] = {
             "symbols": self.config.symbols,
             "venues": self.config.venues,
@@ -405,9 +406,9 @@ class Collector:
         while self.sink.pending:
             await self.flush()
         await self.flush()
+        self.running = False  # other processes reading health.json see a clean stop at once
         write_health(self.data_dir, self.health_report())
         await self.rest.close()
         if self.capture is not None:
             self.capture.close()
-        self.running = False
         log.info("collector stopped; %d rows written", self.health.rows_written)
