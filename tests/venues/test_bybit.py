@@ -74,7 +74,8 @@ def test_linear_ticker_snapshot_then_delta(venue: Bybit) -> None:
     items = dec.decode(snap, T)
     ts = 1786540397684 * MS
     by_type = {type(i): i for i in items}
-    assert len(items) == 5
+    assert len(items) == 4  # bid1/ask1 are left to orderbook.1, the BBO stream
+    assert BBO not in by_type
     assert by_type[MarkPrice] == MarkPrice("bybit", "perp", "BTCUSDT", ts, T, 63958.60, 63986.67)
     assert by_type[Funding] == Funding("bybit", "perp", "BTCUSDT", ts, T, 0.0000544, None, 1786550400000 * MS, 8.0)
     assert by_type[OpenInterest] == OpenInterest("bybit", "perp", "BTCUSDT", ts, T, 57798.137, 57798.137,
@@ -84,7 +85,6 @@ def test_linear_ticker_snapshot_then_delta(venue: Bybit) -> None:
     assert (tk.volume, tk.quote_volume) == (61874.6390, 3947254153.7179)
     assert tk.price_change == pytest.approx(63958.60 - 64283.90)
     assert tk.price_change_pct == pytest.approx(-0.506)  # wire sends the fraction -0.00506
-    assert by_type[BBO] == BBO("bybit", "perp", "BTCUSDT", ts, T, 63958.60, 6.907, 63958.70, 2.750)
     # The delta carries only indexPrice: one MarkPrice, mark price taken from the merged state.
     assert dec.decode(delta, T) == [MarkPrice("bybit", "perp", "BTCUSDT", 1786540397983 * MS, T, 63958.60, 63986.66)]
 
@@ -217,13 +217,12 @@ def test_ticker_delta_merge(venue: Bybit) -> None:
                 openInterest="100", openInterestValue="300100", fundingRate="0.0001", nextFundingTime="1700000000000",
                 fundingIntervalHour="8", bid1Price="2999.5", bid1Size="1.5", ask1Price="3000.5", ask1Size="2",
                 preOpenPrice="", curPreListingPhase="")
-    assert len(dec.decode(_ticker("snapshot", 1, **full), T)) == 5
+    assert len(dec.decode(_ticker("snapshot", 1, **full), T)) == 4
     # funding rate alone -> Funding with the merged next time and interval
     assert dec.decode(_ticker("delta", 2, fundingRate="0.0002"), T) == [
         Funding("bybit", "perp", "ETHUSDT", 2 * MS, T, 0.0002, None, 1700000000000 * MS, 8.0)]
-    # bid price alone -> BBO with the merged sizes and ask
-    assert dec.decode(_ticker("delta", 3, bid1Price="2999.9"), T) == [
-        BBO("bybit", "perp", "ETHUSDT", 3 * MS, T, 2999.9, 1.5, 3000.5, 2.0)]
+    # bid price alone -> nothing: the BBO stream is orderbook.1
+    assert dec.decode(_ticker("delta", 3, bid1Price="2999.9"), T) == []
     # OI value and last price -> OpenInterest + Ticker24h, both from merged state
     oi, tk = dec.decode(_ticker("delta", 4, openInterestValue="301000", lastPrice="3010"), T)
     assert oi == OpenInterest("bybit", "perp", "ETHUSDT", 4 * MS, T, 100.0, 100.0, 301000.0)
@@ -246,7 +245,7 @@ def test_ticker_delta_without_snapshot_uses_only_sent_fields(venue: Bybit) -> No
 EXPECTED = {
     "ccxt_static__linear_kline1_BTCUSDT.recv.jsonl": ({"candle": 2}, {"ack": 1}, 0, (0, 0)),
     "ccxt_static__linear_tickers_BTCUSDT.recv.jsonl": (
-        {"mark_price": 2, "funding": 1, "open_interest": 1, "ticker": 1, "bbo": 1}, {}, 0, (0, 0)),
+        {"mark_price": 2, "funding": 1, "open_interest": 1, "ticker": 1}, {}, 0, (0, 0)),
     "ccxt_static__spot_tickers_BTCUSDT.recv.jsonl": ({"ticker": 2}, {"ack": 1}, 0, (0, 0)),
     "docs_derived/nautilus__ws_orderbook_delta.json": ({}, {}, 1, (0, 0)),
     "docs_derived/nautilus__ws_orderbook_snapshot.json": ({"bbo": 1}, {}, 0, (0, 0)),

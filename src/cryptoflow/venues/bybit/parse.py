@@ -15,7 +15,8 @@ Spot and perp books of one symbol would share the native id, so a spot book is k
 
 Tickers. Linear tickers send a snapshot then deltas holding only the changed fields; the decoder
 merges each into the last full ticker of that symbol and re-emits, from the merged state, the events
-whose fields the frame touched (MarkPrice, Funding, OpenInterest, Ticker24h, BBO).
+whose fields the frame touched (MarkPrice, Funding, OpenInterest, Ticker24h; best bid/ask come
+from ``orderbook.1`` only).
 """
 
 from __future__ import annotations
@@ -276,10 +277,6 @@ class BybitDecoder(FrameDecoder):
             out.append(Ticker24h(vid, market, sym, ts, ts_recv, last, prev, _num(s.highPrice24h),
                                  _num(s.lowPrice24h), _num(s.volume24h), _num(s.turnover24h),
                                  last - prev if prev is not None else None, pct * 100.0 if pct is not None else None))
-        if touched(w.BBO_FIELDS):
-            bp, bq, ap, aq = _num(s.bid1Price), _num(s.bid1Size), _num(s.ask1Price), _num(s.ask1Size)
-            if bp is not None and bq is not None and ap is not None and aq is not None:
-                if inst.contract_size != 1.0:
-                    bq, aq = inst.to_base(bq, bp), inst.to_base(aq, ap)
-                out.append(BBO(vid, market, sym, ts, ts_recv, bp, bq, ap, aq))
+        # bid1/ask1 in tickers are a 100 ms-throttled copy of orderbook.1, the BBO stream: emitting
+        # both would interleave two quote sources of different freshness in one BBO table
         return out
