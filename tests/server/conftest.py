@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,8 @@ class MarketStore:
     data_dir: Path
     dislocation: Dislocation
     last_sent: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)  # (kind, venue, market, sym)
-    liquidations_sent: list[Any] = field(default_factory=list)
+    liquidations_sent: list[Any] = field(default_factory=list)  # after ready_ns: all subscriptions live
+    ready_ns: int = 0
 
     def sql(self, query: str, params: list[Any] | None = None) -> list[tuple]:
         lake = Lake.open(self.data_dir, read_only=True)
@@ -53,18 +55,21 @@ async def _fill(data_dir: Path) -> MarketStore:
         await wait_for(lambda: all(v["books_valid"] == v["books"] > 0
                                    for v in rt.collector.health_report()["venues"].values()), timeout=30)
         await asyncio.sleep(2.0)
+        # before this, the market may liquidate while the collector is still subscribing: only what
+        # happens after it can be compared with what was stored
+        ready_ns = time.time_ns() // 1_000_000 * 1_000_000
         run.sim.market.plant_dislocation(*DISLOCATED, DISLOCATION_BPS, 300.0)
         run.sim.market.plant_jump("BTCUSDT", -300.0)
         await asyncio.sleep(5.0)
         planted = [d for d in run.sim.market.planted_dislocations if (d.venue, d.market, d.symbol) == DISLOCATED
                    and d.size_bps == DISLOCATION_BPS]
-    store = MarketStore(data_dir, planted[0])
+    store = MarketStore(data_dir, planted[0], ready_ns=ready_ns)
     for items in run.published.values():
         for it in items:
             kind = type(it).__name__
             if kind in ("BBO", "Funding", "OpenInterest", "MarkPrice"):
                 store.last_sent[(kind, it.venue, it.market, it.symbol)] = it
-            elif kind == "Liquidation":
+            elif kind == "Liquidation" and it.ts >= ready_ns:
                 store.liquidations_sent.append(it)
     return store
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from datetime import UTC, datetime
 
 import pytest
 from mcp import Client
@@ -118,7 +119,8 @@ async def test_get_open_interest_now_and_change(server, market_store):
 
 async def test_get_liquidations_totals_equal_what_was_sent(server, market_store):
     async with Client(server) as client:
-        out = await call(client, "get_liquidations", since="2h", limit=500)
+        since = datetime.fromtimestamp(market_store.ready_ns / 1e9, tz=UTC).isoformat()
+        out = await call(client, "get_liquidations", since=since, limit=500)
         sent = market_store.liquidations_sent
         assert sent, "the planted 300 bps drop should have liquidated longs"
         alls = {t["side"]: t for t in out["totals"] if t["venue"] == "all"}
