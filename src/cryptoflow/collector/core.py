@@ -174,11 +174,18 @@ class Collector:
 
     # ---- hot path ----------------------------------------------------------------------------
     def _on_items(self, session: WsSession, items: list[Any]) -> None:
-        sink_add, live, health = self.sink.add, self.live, self.health
+        # Per frame, not per event: one sink call (one lock round-trip) and one health update per
+        # (venue, kind) run; the frames of a venue carry one kind each almost always.
+        health = self.health
         self._calls += 1
         if self._calls & 1023 == 0:  # counting buffered rows is not free: check every 1024 frames
             self._full = self.sink.pending >= self.config.max_buffered_events
         full = self._full
+        keep: list[Any] = []
+        latest = self.live.latest
+        dedup = self._dedup.duplicate
+        sh = None
+        sh_key: tuple[str, type] | None = None
         for item in items:
             t = type(item)
             if t is BookUpdate:
@@ -189,16 +196,31 @@ class Collector:
             if full:
                 health.counters["dropped_backpressure"] += 1
                 continue
-            if t is Trade and self._dedup.duplicate(item):
+            if t is Trade and dedup(item):
                 health.counters["duplicates_dropped"] += 1
                 continue
-            sink_add(item)
-            live.update(item)
-            sh = health.stream(item.venue, kind_of(item))
+            keep.append(item)
+            kind = t.__struct_config__.tag
+            venue = item.venue
+            latest[(kind, venue, item.market, item.symbol)] = item  # = LiveState.update, inlined
+            if sh is None or sh_key != (venue, t):
+                sh_key = (venue, t)
+                sh = health.stream(venue, kind)
             sh.records += 1
             sh.last_event_ns = item.ts_recv
+        if keep:
+            self._sink_many(keep)
         if full and not self._warned_full():
             log.error("store is not keeping up: %d events buffered; dropping new events", self.sink.pending)
+
+    def _sink_many(self, events: list[Any]) -> None:
+        """Hand a frame's events to the sink: ``add_many`` when it has one (BatchWriter), else ``add``."""
+        add_many = getattr(self.sink, "add_many", None)
+        if add_many is not None:
+            add_many(events)
+        else:
+            for e in events:
+                self.sink.add(e)
 
     _last_full_warning = 0.0
 

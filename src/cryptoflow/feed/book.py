@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
+from operator import itemgetter
 
 from sortedcontainers import SortedDict
 
@@ -28,6 +29,8 @@ from cryptoflow.events import BBO, BookSnapshot
 from cryptoflow.venues.base import BookUpdate, Link, SyncMode
 
 log = logging.getLogger(__name__)
+
+_qty = itemgetter(1)
 
 
 class BookState(enum.IntEnum):
@@ -147,10 +150,12 @@ class OrderBook:
     def _replace(self, upd: BookUpdate) -> None:
         # clear + update reuses the sorted containers: half the cost of building new ones, which
         # matters for venues that push a full book every time (Hyperliquid, grouped books)
+        # the empty-level check scans the input list in C (itemgetter) rather than the sorted
+        # dict's values view, which iterates in Python and cost more than the update itself
         for side, levels in ((self.bids, upd.bids), (self.asks, upd.asks)):
             side.clear()
             side.update(levels)
-            if side and min(side.values()) <= 0.0:  # a snapshot listing empty levels: drop them
+            if levels and min(map(_qty, levels)) <= 0.0:  # a snapshot listing empty levels: drop them
                 for p in [p for p, q in side.items() if q <= 0.0]:
                     del side[p]
         self.seq = upd.seq
