@@ -68,9 +68,13 @@ CASES: list[tuple[str, dict, list[str]]] = [
 ]
 
 
-def test_every_tool_has_a_bad_argument_case(server):
+def test_every_tool_has_a_bad_argument_case(tmp_path):
     import asyncio
 
+    from cryptoflow.server import build_server
+
+    # the toolsets covered here; analytics (and later ones) keep their own cases next to their tests
+    server = build_server(tmp_path, "market,arbitrage,history,streaming")
     names = {t.name for t in asyncio.run(server.list_tools())}
     assert names == {c[0] for c in CASES}
 

@@ -51,6 +51,19 @@ CALLS: dict[str, dict] = {
     "database_stats": {},
     "run_sql": {"sql": "SELECT venue, count(*) AS n FROM trades GROUP BY 1"},
     "export_data": {"stream": "trades", "path": "inspector.csv", "format": "csv", "overwrite": True},
+    "analyze_order_flow": {"symbol": "BTCUSDT", "venue": "okx"},
+    "analyze_leverage": {"symbol": "BTCUSDT", "step_s": 1},
+    "analyze_cross_exchange": {"symbol": "ETHUSDT"},
+    "detect_market_regime": {"symbol": "BTCUSDT", "venue": "okx", "lookback": "1m", "bar_s": 0.5, "window": 5},
+    "compute_alpha_signals": {"symbol": "BTCUSDT", "venue": "okx", "bucket_s": 1},
+    "liquidation_heatmap": {"symbol": "BTCUSDT"},
+    "detect_anomalies": {"symbol": "BTCUSDT", "venue": "okx", "lookback": "1m", "interval_s": 0.5},
+    "detect_change_points": {"symbol": "BTCUSDT", "venue": "okx", "lookback": "1m", "interval_s": 0.2},
+    "analyze_seasonality": {"symbol": "BTCUSDT", "venue": "okx", "series": "trade_count", "lookback": "1m",
+                            "interval_s": 0.25},
+    "extract_features": {"symbol": "BTCUSDT", "venue": "okx", "lookback": "1m", "interval_s": 0.5},
+    "list_feature_calculators": {},
+    "run_feature_calculator": {"name": "liquidation_cascade", "params": {"symbol": "BTCUSDT"}},
 }
 #: called in this order after the others: a collector's life over HTTP, in the server process
 STREAMING: list[tuple[str, dict]] = [

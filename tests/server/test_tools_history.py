@@ -29,7 +29,7 @@ async def test_get_ohlcv_equals_bars_from_stored_trades(server, market_store):
 
 async def test_get_history_raw_pages_return_every_trade_once(server, market_store):
     stored = market_store.sql("SELECT trade_id, price FROM lake.trades WHERE venue = 'okx' AND symbol = 'ETHUSDT' "
-                              "AND market = 'perp' ORDER BY ts_ns")
+                              "AND market = 'perp' ORDER BY ts_ns, trade_id")  # the tool's order
     seen, cursor, pages = [], None, 0
     async with Client(server) as client:
         while True:

@@ -35,8 +35,12 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
     "history": (_P + "tools_history", _P + "tools_store"),
     "streaming": (_P + "tools_streaming",),
     "analytics": (_P + "tools_analytics",),
+    "calculators": (_P + "tools_calculators",),
     "forecast": (_P + "tools_forecast",),
 }
+#: Toolsets left out of the default and of "all" (name them to add them): what they offer is reachable
+#: through another toolset already (calculators: run_feature_calculator), and clients degrade past ~40 tools.
+OPT_IN: frozenset[str] = frozenset({"calculators"})
 
 INSTRUCTIONS = """\
 cryptoflow serves crypto market data it collected from eight venues, live and stored.
@@ -61,12 +65,14 @@ def available_toolsets() -> list[str]:
 
 
 def resolve_toolsets(toolsets: Iterable[str] | str | None) -> list[str]:
-    """``None``/``"all"`` -> every available toolset; otherwise validate the names given."""
+    """``None``/``"all"`` -> every available toolset except the opt-in ones (``"all,calculators"`` adds
+    those named); otherwise validate the names given."""
+    default = [t for t in available_toolsets() if t not in OPT_IN]
     if toolsets is None or toolsets == "all":
-        return available_toolsets()
+        return default
     names = [t.strip() for t in (toolsets.split(",") if isinstance(toolsets, str) else toolsets) if t.strip()]
     if "all" in names:
-        return available_toolsets()
+        names = [*default, *(n for n in names if n != "all")]
     bad = [n for n in names if n not in TOOLSETS]
     if bad:
         raise ConfigError(f"unknown toolset(s) {bad}; toolsets are: {', '.join(TOOLSETS)} (or all)")
