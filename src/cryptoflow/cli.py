@@ -253,6 +253,8 @@ def collect(
 
     from cryptoflow.collector import load_config, load_endpoints
     from cryptoflow.collector.run import run_until_signalled
+    from cryptoflow.streaming.config import load_streaming_config
+    from cryptoflow.streaming.run import run_streaming
 
     _setup_logging(log_level)
     try:
@@ -261,7 +263,11 @@ def collect(
             data_dir=str(data_dir), capture=str(capture) if capture else None,
             endpoints=load_endpoints(endpoints) if endpoints else None,
         )
-        rep = aio.run(run_until_signalled(cfg, seconds))
+        scfg = load_streaming_config(config) if config else None
+        if scfg is not None and scfg.streams:  # live forecasts, drift checks and alerts while collecting
+            rep = aio.run(run_streaming(cfg, scfg, seconds))
+        else:
+            rep = aio.run(run_until_signalled(cfg, seconds))
     except CryptoflowError as e:
         _fail(e)
     err.print(f"collector stopped after {rep['elapsed_s']}s: {rep['rows_written']:,} rows written to {data_dir}")

@@ -102,7 +102,11 @@ def serve_command(
     try:
         check_bind(host, token)
         base = _base_config(config, endpoints, data_dir, symbols, venues)
-        server = build_server(data_dir, toolsets, collector_config=base, collect=collect or config is not None)
+        from cryptoflow.streaming.config import load_streaming_config
+
+        streaming = load_streaming_config(config) if config else None
+        server = build_server(data_dir, toolsets, collector_config=base, collect=collect or config is not None,
+                              streaming_config=streaming)
         sys.stderr.write(f"cryptoflow MCP server: http://{host}:{port}/mcp (data {data_dir.resolve()})\n")
         asyncio.run(run_http(server, host=host, port=port, token=token, allow_hosts=allow_host or ()))
     except CryptoflowError as e:

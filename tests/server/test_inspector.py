@@ -64,6 +64,17 @@ CALLS: dict[str, dict] = {
     "extract_features": {"symbol": "BTCUSDT", "venue": "okx", "lookback": "1m", "interval_s": 0.5},
     "list_feature_calculators": {},
     "run_feature_calculator": {"name": "liquidation_cascade", "params": {"symbol": "BTCUSDT"}},
+    "list_forecast_models": {"family": "statistical"},
+    "model_registry": {"view": "performance"},
+}
+#: forecast tools over seconds of data: the honest answer is a refusal saying how much exists and is needed
+_FC = {"symbol": "BTCUSDT", "venue": "okx"}
+REFUSED: dict[str, tuple[dict, str]] = {
+    "forecast": (_FC, "too little data"), "forecast_ensemble": (_FC, "too little data"),
+    "backtest_forecast": (_FC, "too little data"), "cross_validate": (_FC, "too little data"),
+    "tune_forecast_model": ({**_FC, "model": "Ridge"}, "too little data"),
+    "detect_model_drift": (_FC, "too little data"), "explain_forecast": (_FC, "too little data"),
+    "get_stream_forecast": ({}, "no live forecasts"), "get_streaming_alerts": ({}, "no live forecasts"),
 }
 #: called in this order after the others: a collector's life over HTTP, in the server process
 STREAMING: list[tuple[str, dict]] = [
@@ -123,7 +134,7 @@ async def test_inspector_cli_lists_strictly_and_calls_every_tool(market_store, t
     stdio = [sys.executable, "-m", "cryptoflow.server_cli", "mcp", "--data-dir", str(data)]
     rc, out, err = await _inspect(cmd, stdio, "--method", "tools/list", "--strict")
     assert rc == 0 and "Warning" not in err and "error" not in err.replace("npm warn", ""), err
-    assert {t["name"] for t in json.loads(out)["tools"]} == set(CALLS) | {n for n, _ in STREAMING}
+    assert {t["name"] for t in json.loads(out)["tools"]} == set(CALLS) | set(REFUSED) | {n for n, _ in STREAMING}
 
     sim = Simulator(venues=["okx"], symbols=["BTCUSDT"], seed=5)
     await sim.start()
@@ -146,6 +157,7 @@ async def test_inspector_cli_lists_strictly_and_calls_every_tool(market_store, t
                 return name, await _call(cmd, http, name, args)
 
         results = dict(await asyncio.gather(*(one(n, a) for n, a in CALLS.items())))
+        refusals = dict(await asyncio.gather(*(one(n, a) for n, (a, _) in REFUSED.items())))
         streaming = [await _call(cmd, http, n, a) for n, a in STREAMING]
     finally:
         server.terminate()
@@ -154,6 +166,8 @@ async def test_inspector_cli_lists_strictly_and_calls_every_tool(market_store, t
     for name, res in results.items():
         text = res.get("content", [{}])[0].get("text", "")
         assert not res.get("isError") and res.get("structuredContent"), (name, text[:300])
+    for name, res in refusals.items():
+        assert res.get("isError") and REFUSED[name][1] in res["content"][0]["text"], (name, res)
     assert results["find_arbitrage"]["structuredContent"]["opportunities"][0]["sell_venue"] == "okx"
     assert (data / "exports" / "inspector.csv").stat().st_size > 0
     refused, started, status, configured, stopped = streaming

@@ -106,7 +106,8 @@ def load_config(file: str | Path | None = None, **overrides: Any) -> CollectorCo
             data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
         except (OSError, ValueError) as e:
             raise ConfigError(f"cannot read config file {p}: {e}") from e
-        data = data.get("collector", data)
+        # a [collector] section, or flat keys; a [streaming] table belongs to cryptoflow.streaming
+        data = data.get("collector", {k: v for k, v in data.items() if k != "streaming"})
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise ConfigError(f"{p}: unknown setting(s) {unknown}; accepted: {', '.join(sorted(_FIELDS))}")

@@ -19,6 +19,7 @@ from mcp.server.mcpserver import MCPServer
 
 from cryptoflow.errors import ConfigError
 from cryptoflow.server.context import ServerContext
+from cryptoflow.streaming.config import StreamingConfig
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -92,6 +93,7 @@ def build_server(
     collect: bool = False,
     runtime: CollectorRuntime | None = None,
     context: ServerContext | None = None,
+    streaming_config: StreamingConfig | None = None,
 ) -> MCPServer[ServerContext]:
     """An MCP server over the store in ``data_dir``.
 
@@ -100,7 +102,7 @@ def build_server(
     an already running collector (tests). ``context`` replaces the whole context (benchmarks).
     """
     ctx = context or ServerContext(Path(data_dir), catalog=catalog, base_config=collector_config,
-                                   collect_on_start=collect, runtime=runtime)
+                                   collect_on_start=collect, runtime=runtime, streaming_config=streaming_config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: MCPServer[ServerContext]) -> AsyncIterator[ServerContext]:

@@ -9,6 +9,8 @@
 - A collector can run in this process (``serve --collect`` or the ``start_streaming`` tool): the
   "live" tools then read its in-memory latest state instead of the store. A collector in another
   process is only observed, through the ``health.json`` it writes into the data directory.
+- Live forecasts (``streaming.StreamingController``) can run here next to that collector
+  (``start_forecasts``); the forecast tools share one model registry (``forecast_registry``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
     from cryptoflow.collector.config import CollectorConfig
     from cryptoflow.collector.live import LiveState
     from cryptoflow.collector.run import CollectorRuntime
+    from cryptoflow.forecast.registry import Registry
     from cryptoflow.store.lake import Lake
+    from cryptoflow.streaming.config import StreamingConfig
+    from cryptoflow.streaming.controller import StreamingController
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,10 @@ class ServerContext:
     _coverage: tuple[float, list[dict[str, Any]]] | None = None
     _collector_lock: asyncio.Lock | None = None
     _starting: asyncio.Task[None] | None = None
+    streaming_config: StreamingConfig | None = None  # live forecasts to start with serve --collect
+    forecasts: StreamingController | None = None  # live forecasts running in this process
+    _registry: Registry | None = field(default=None, repr=False)
+    _registry_tried: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -190,12 +199,64 @@ class ServerContext:
             await self.start_collector(self.collector_config())
         except Exception:  # task boundary: the server keeps serving the store without a collector
             log.exception("could not start the collector")
+        if self.streaming_config is not None and self.streaming_config.streams:
+            try:
+                await self.start_forecasts(self.streaming_config)
+            except Exception:  # task boundary: the other tools keep working without live forecasts
+                log.exception("could not start live forecasts")
+
+    # ---- forecasts ---------------------------------------------------------------------------
+    def forecast_registry(self) -> Registry | None:
+        """The model registry under ``<data_dir>/forecast/``, opened on first use (from a worker thread);
+        read-only when the data dir cannot be written, None when there is none and none can be made."""
+        with self._lock:
+            if not self._registry_tried:
+                from cryptoflow.forecast.registry import Registry
+
+                self._registry_tried = True
+                for ro in (False, True):
+                    try:
+                        self._registry = Registry.open(self.data_dir, read_only=ro)
+                        break
+                    except Exception as e:  # unwritable dir, or no registry yet: run without one
+                        log.warning("forecast registry (read_only=%s) unavailable: %s", ro, e)
+            return self._registry
+
+    async def start_forecasts(self, config: StreamingConfig, *, collect: bool = False) -> StreamingController:
+        """Start live forecasts in this process over the store; ``collect=True`` also starts the collector
+        here (with the base config) when none runs. The controller watches that collector's health."""
+        from cryptoflow.streaming.controller import StreamingController
+
+        if self.forecasts is not None and self.forecasts.running:
+            raise ConfigError("live forecasts already run in this process")
+        if collect and (self.runtime is None or not self.runtime.collector.running):
+            await self.start_collector(self.collector_config())
+        registry = await asyncio.to_thread(self.forecast_registry)
+
+        def health() -> dict[str, Any] | None:
+            rt = self.runtime
+            return rt.collector.health_report() if rt is not None and rt.collector.running else None
+
+        ctl = StreamingController(config, self.data_dir, catalog=self.catalog, lake=self.lake, health=health,
+                                  registry=registry if registry is not None and not registry.read_only else None)
+        await ctl.start()
+        self.forecasts = ctl
+        return ctl
+
+    async def stop_forecasts(self) -> None:
+        """Stop live forecasts (the collector, if any, keeps running)."""
+        ctl, self.forecasts = self.forecasts, None
+        if ctl is not None:
+            await ctl.stop()
 
     async def aclose(self) -> None:
         if self._starting is not None:
             with contextlib.suppress(BaseException):
                 await self._starting  # let a start in progress finish, so it can be stopped cleanly
             self._starting = None
+        if self.forecasts is not None:
+            with contextlib.suppress(Exception):
+                await self.stop_forecasts()
         if self._owns_runtime and self.runtime is not None and self.runtime.collector.running:
             with contextlib.suppress(Exception):
                 await self.runtime.stop()
@@ -206,6 +267,10 @@ class ServerContext:
             lake, self._lake = self._lake, None
         if lake is not None:
             await asyncio.to_thread(lake.close)
+        with self._lock:
+            registry, self._registry, self._registry_tried = self._registry, None, False
+        if registry is not None:
+            registry.close()
 
 
 def _pid() -> int:
