@@ -325,6 +325,11 @@ class SyntheticMarket:
         """Mid of the book's current best bid and ask."""
         return self._book(venue, market, symbol).mid()
 
+    def open_interest(self, venue: str, market: str, symbol: str) -> float:
+        """The book's open interest now, in base units (what a venue's REST endpoint would answer)."""
+        self._book(venue, market, symbol)  # raises with the list of books
+        return float(self._stats.oi[self._index[(venue, market, symbol)]])
+
     def fair_price(self, symbol: str) -> float:
         """The common fair (index) price of ``symbol`` now, before any venue's lag or basis."""
         return float(math.exp(self._prices.log_fair[self._sym(symbol)]))

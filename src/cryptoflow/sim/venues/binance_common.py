@@ -7,6 +7,7 @@ snapshot's ``lastUpdateId`` bridges the diffs exactly as on the real venue.
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 import msgspec
@@ -284,8 +285,14 @@ class BinanceSim(SimVenue):
             if inst is None:
                 return RestResponse(400, b'{"code":-1121,"msg":"Invalid symbol."}')
             oi = self._oi.get(sym)
-            if oi is None:
+            if oi is not None:
+                val = oi.oi_base if oi.oi_base is not None else oi.oi_contracts
+                return RestResponse(200, _enc({"openInterest": repr(val), "symbol": sym, "time": oi.ts // _MS}))
+            # before the market's first open-interest tick: its current state (a perpetual always has OI)
+            now_ms = time.time_ns() // _MS
+            current = getattr(self.market, "open_interest", None)
+            if current is None:
                 return RestResponse(400, b'{"code":-4108,"msg":"Symbol is on delivering or delivered or settling."}')
-            val = oi.oi_base if oi.oi_base is not None else oi.oi_contracts
-            return RestResponse(200, _enc({"openInterest": repr(val), "symbol": sym, "time": oi.ts // _MS}))
+            return RestResponse(200, _enc({"openInterest": repr(current(self.venue_id, inst.market, inst.symbol)),
+                                           "symbol": sym, "time": now_ms}))
         return None
