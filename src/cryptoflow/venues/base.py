@@ -39,6 +39,9 @@ STREAMS: tuple[str, ...] = (
     "ticker",
     "candle",
 )
+# The stream sets most venues offer: every kind on perps; spot has no mark, funding, OI or liquidations.
+ALL_STREAMS: frozenset[str] = frozenset(STREAMS)
+SPOT_STREAMS: frozenset[str] = frozenset(("trade", "bbo", "book", "ticker", "candle"))
 
 
 class SyncMode(enum.IntEnum):

@@ -7,7 +7,7 @@ Spot has no mark price, funding, open interest or liquidations.
 
 from __future__ import annotations
 
-from cryptoflow.venues.base import BookSyncSpec, Endpoints, Link, Subscription, SyncMode
+from cryptoflow.venues.base import SPOT_STREAMS, BookSyncSpec, Endpoints, Link, Subscription, SyncMode
 from cryptoflow.venues.binance_common import BinanceVenue
 
 
@@ -15,7 +15,7 @@ class BinanceSpot(BinanceVenue):
     id = "binance_spot"
     market = "spot"
     markets = ("spot",)
-    streams = {"spot": frozenset(("trade", "bbo", "book", "ticker", "candle"))}
+    streams = {"spot": SPOT_STREAMS}
     default_endpoints = Endpoints(ws={"public": "wss://stream.binance.com:9443/stream"}, rest="https://api.binance.com")
     book_sync = BookSyncSpec(SyncMode.REST_DIFF, Link.NEXT, rest_offset=1)
     depth_path = "/api/v3/depth"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from cryptoflow.events import OpenInterest
-from cryptoflow.venues.base import BookSyncSpec, Endpoints, Item, Link, Subscription, SyncMode, ms_to_ns
+from cryptoflow.venues.base import ALL_STREAMS, BookSyncSpec, Endpoints, Item, Link, Subscription, SyncMode, ms_to_ns
 from cryptoflow.venues.binance_common import OI_REST, BinanceVenue
 
 _PUBLIC_STREAMS = frozenset(("book", "bbo"))
@@ -21,11 +21,7 @@ class BinanceUsdm(BinanceVenue):
     id = "binance_usdm"
     market = "perp"
     markets = ("perp",)
-    streams = {
-        "perp": frozenset(
-            ("trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker", "candle")
-        )
-    }
+    streams = {"perp": ALL_STREAMS}
     rest_polled = frozenset(("open_interest",))
     default_endpoints = Endpoints(
         ws={"public": "wss://fstream.binance.com/public/stream", "market": "wss://fstream.binance.com/market/stream"},

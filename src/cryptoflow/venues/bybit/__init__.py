@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from cryptoflow.errors import DecodeError
 from cryptoflow.symbols import KNOWN_QUOTES, Instrument
 from cryptoflow.venues.base import (
+    ALL_STREAMS,
+    SPOT_STREAMS,
     BookSyncSpec,
     Endpoints,
     Link,
@@ -38,10 +40,8 @@ class Bybit(Venue):
     exchange = "bybit"
     markets = ("perp", "spot")
     streams: ClassVar[dict[str, frozenset[str]]] = {
-        "perp": frozenset(
-            ("trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker", "candle")
-        ),
-        "spot": frozenset(("trade", "bbo", "book", "ticker", "candle")),
+        "perp": ALL_STREAMS,
+        "spot": SPOT_STREAMS,
     }
     default_endpoints = Endpoints(
         ws={"linear": "wss://stream.bybit.com/v5/public/linear", "spot": "wss://stream.bybit.com/v5/public/spot"},

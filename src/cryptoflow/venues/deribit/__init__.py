@@ -18,7 +18,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from cryptoflow.symbols import Instrument
-from cryptoflow.venues.base import BookSyncSpec, Endpoints, Item, Link, Subscription, SyncMode, Venue
+from cryptoflow.venues.base import ALL_STREAMS, BookSyncSpec, Endpoints, Item, Link, Subscription, SyncMode, Venue
 from cryptoflow.venues.deribit import instruments, subscribe
 from cryptoflow.venues.deribit.parse import DeribitDecoder
 
@@ -28,9 +28,7 @@ class Deribit(Venue):
     exchange = "deribit"
     markets = ("perp",)
     streams = {
-        "perp": frozenset(
-            ("trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker", "candle")
-        )
+        "perp": ALL_STREAMS
     }
     default_endpoints = Endpoints(
         ws={"public": "wss://www.deribit.com/ws/api/v2"}, rest="https://www.deribit.com/api/v2"

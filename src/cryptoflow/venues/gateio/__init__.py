@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from cryptoflow.symbols import Instrument
-from cryptoflow.venues.base import BookSyncSpec, Endpoints, Item, Link, Subscription, SyncMode, Venue
+from cryptoflow.venues.base import ALL_STREAMS, BookSyncSpec, Endpoints, Item, Link, Subscription, SyncMode, Venue
 from cryptoflow.venues.gateio import parse, subscribe
 from cryptoflow.venues.gateio.parse import GateioDecoder
 
@@ -27,9 +27,7 @@ class GateioFutures(Venue):
     exchange = "gate"
     markets = ("perp",)
     streams: ClassVar[dict[str, frozenset[str]]] = {
-        "perp": frozenset(
-            ("trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker", "candle")
-        )
+        "perp": ALL_STREAMS
     }
     default_endpoints = Endpoints(
         ws={"public": "wss://fx-ws.gateio.ws/v4/ws/usdt"}, rest="https://api.gateio.ws/api/v4"

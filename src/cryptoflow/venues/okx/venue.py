@@ -19,7 +19,17 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from cryptoflow.symbols import ContractType, Instrument, InstrumentRegistry
-from cryptoflow.venues.base import BookSyncSpec, ConnectionPlan, Endpoints, Link, Subscription, SyncMode, Venue
+from cryptoflow.venues.base import (
+    ALL_STREAMS,
+    SPOT_STREAMS,
+    BookSyncSpec,
+    ConnectionPlan,
+    Endpoints,
+    Link,
+    Subscription,
+    SyncMode,
+    Venue,
+)
 from cryptoflow.venues.okx import schemas as s
 from cryptoflow.venues.okx.parse import OkxDecoder
 from cryptoflow.venues.okx.subscribe import CANDLE_CHANNELS, LIQUIDATION_ARG, op_messages, unique_args
@@ -44,10 +54,8 @@ class OkxVenue(Venue):
     exchange = "okx"
     markets = ("perp", "spot")
     streams: ClassVar[dict[str, frozenset[str]]] = {
-        "perp": frozenset(
-            ("trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker", "candle")
-        ),
-        "spot": frozenset(("trade", "bbo", "book", "ticker", "candle")),
+        "perp": ALL_STREAMS,
+        "spot": SPOT_STREAMS,
     }
     default_endpoints = Endpoints(
         ws={"public": "wss://ws.okx.com:8443/ws/v5/public", "business": "wss://ws.okx.com:8443/ws/v5/business"},
