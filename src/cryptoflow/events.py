@@ -111,7 +111,21 @@ class Candle(_Event, frozen=True, gc=False, tag="candle"):
     closed: bool = False
 
 
-Event = Trade | BBO | BookSnapshot | MarkPrice | Funding | OpenInterest | Liquidation | Ticker24h | Candle
+class VenueMetric(_Event, frozen=True, gc=False, tag="metric"):
+    """A venue statistic that only REST serves: long/short ratios, taker volume, basis, premium
+    index, insurance fund, options summary, volatility index (names in ``METRICS``).
+
+    Long format (one row per metric and time) because venues offer different sets; ``period``
+    is the venue's aggregation period (``5m``, ``1h``; None for point-in-time values) and ``ts``
+    the period's *start* as the venue stamps it. Ratios and rates are fractions (0.52, not 52).
+    """
+
+    metric: str
+    value: float
+    period: str | None = None
+
+
+Event = Trade | BBO | BookSnapshot | MarkPrice | Funding | OpenInterest | Liquidation | Ticker24h | Candle | VenueMetric
 
 EVENT_TYPES: tuple[type[_Event], ...] = (
     Trade,
@@ -123,6 +137,7 @@ EVENT_TYPES: tuple[type[_Event], ...] = (
     Liquidation,
     Ticker24h,
     Candle,
+    VenueMetric,
 )
 # kind tag -> struct type; the kinds are also the stream names used by the store.
 EVENT_KINDS: dict[str, type[_Event]] = {t.__struct_config__.tag: t for t in EVENT_TYPES}  # type: ignore[misc]
@@ -138,6 +153,27 @@ INTERVALS_NS: dict[str, int] = {
     "2h": 7_200_000_000_000,
     "4h": 14_400_000_000_000,
     "1d": 86_400_000_000_000,
+}
+
+#: metric name -> what it is. Parsers may only emit these names (a test checks).
+METRICS: dict[str, str] = {
+    "long_short_ratio": "accounts long / accounts short (all accounts)",
+    "long_account": "fraction of accounts net long (0-1)",
+    "short_account": "fraction of accounts net short (0-1)",
+    "taker_buy_volume": "taker (aggressor) buy volume in the period, base units",
+    "taker_sell_volume": "taker (aggressor) sell volume in the period, base units",
+    "taker_buy_sell_ratio": "taker buy volume / taker sell volume",
+    "basis": "futures price - index price, quote units",
+    "basis_rate": "basis / index price (fraction)",
+    "annualized_basis_rate": "basis rate annualised (fraction per year)",
+    "premium_index": "premium index (fraction): (impact mid - index) / index, period close",
+    "insurance_fund_balance": "insurance fund balance in the fund's asset (symbol = asset, e.g. USDT)",
+    "options_call_oi": "open interest of all listed calls on the underlying, base units",
+    "options_put_oi": "open interest of all listed puts on the underlying, base units",
+    "options_put_call_oi_ratio": "put open interest / call open interest",
+    "options_volume_24h": "24 h options volume on the underlying, base units",
+    "options_oi_weighted_iv": "open-interest-weighted mark implied volatility (fraction, 0.55 = 55%)",
+    "volatility_index": "venue volatility index close (Deribit DVOL, OKX vol index), annualised fraction",
 }
 
 event_encoder = msgspec.json.Encoder()

@@ -52,5 +52,5 @@ def test_table_for_accepts_kinds_and_tables() -> None:
     assert table_for("trade") == table_for("trades") == "trades"
     assert table_for("book") == "book_snapshots"
     assert table_for("health") == "health"
-    with pytest.raises(QueryError, match="streams are: bbo, book"):
+    with pytest.raises(QueryError, match="streams are: backfill_log, bbo, book"):
         table_for("orders")

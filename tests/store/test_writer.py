@@ -21,6 +21,7 @@ from cryptoflow.events import (
     OpenInterest,
     Ticker24h,
     Trade,
+    VenueMetric,
     kind_of,
 )
 from cryptoflow.store import KIND_TABLES, TABLES, BatchWriter, HealthRecord, Lake
@@ -57,6 +58,8 @@ def _full_and_sparse() -> list[object]:
         Candle(*b, at(60), at(60.2), "1m", at(0), 42000.0, 42010.0, 41990.0, 42005.0, 12.5,
                quote_volume=525000.0, trades=321, closed=True),
         Candle(*o, at(60), at(60.2), "1m", at(0), 2300.0, 2301.0, 2299.0, 2300.5, 100.0),
+        VenueMetric(*b, at(300), at(300.4), "long_short_ratio", 1.25, period="5m"),
+        VenueMetric(*o, at(301), at(301.4), "insurance_fund_balance", 1.5e8),
     ]
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import aiohttp
 
@@ -29,6 +30,25 @@ DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
     "deribit": (10.0, 20.0),
     "hyperliquid": (5.0, 10.0),
 }
+
+
+# (status, headers, body) -> ("ok" | "retry" | "fail", message, retry-after seconds or None)
+Classifier = Callable[[int, dict[str, str], bytes], tuple[str, str, float | None]]
+
+
+def default_classify(status: int, headers: dict[str, str], body: bytes) -> tuple[str, str, float | None]:
+    """2xx ok; 418/429/5xx retry (``Retry-After`` honoured); any other 4xx fails at once."""
+    if status < 400:
+        return ("ok", "", None)
+    message = f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
+    if status in (418, 429) or status >= 500:
+        ra = headers.get("Retry-After")
+        try:
+            retry_after = float(ra) if ra is not None else None
+        except ValueError:
+            retry_after = None
+        return ("retry", message, retry_after)
+    return ("fail", message, None)
 
 
 class TokenBucket:
@@ -64,8 +84,10 @@ class RestClient:
         self._buckets: dict[str, TokenBucket] = {}
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
-        self.throttled = 0
+        self.throttled = 0  # responses that said "too many requests"
+        self.retried = 0
         self.failures = 0
+        self.max_retry_after_s = 30.0  # never sleep longer than this on a venue's Retry-After
 
     def _bucket(self, venue: str) -> TokenBucket:
         b = self._buckets.get(venue)
@@ -80,33 +102,58 @@ class RestClient:
         return self._session
 
     async def request(
-        self, venue: str, url: str, *, method: str = "GET", json_body: object | None = None, weight: float = 1.0
+        self,
+        venue: str,
+        url: str,
+        *,
+        method: str = "GET",
+        json_body: object | None = None,
+        weight: float = 1.0,
+        classify: Classifier | None = None,
+        endpoint_limit: tuple[str, float, float] | None = None,
     ) -> bytes:
+        """The body of a successful response. ``classify(status, headers, body)`` decides
+        OK / RETRY / FAIL (default: 2xx ok, 418/429/5xx retry, other 4xx fail); venues that
+        report errors inside 200 bodies pass their own. ``endpoint_limit`` adds a named bucket
+        (rate/s, burst) on top of the venue's, for per-endpoint limits."""
         sess = await self._sess()
+        classify = classify or default_classify
         last = ""
         for attempt in range(self.retries + 1):
             await self._bucket(venue).take(weight)
+            if endpoint_limit is not None:
+                await self._endpoint_bucket(venue, endpoint_limit).take(1.0)
             self.requests += 1
             try:
                 async with sess.request(method, url, json=json_body) as resp:
                     body = await resp.read()
-                    if resp.status < 400:
-                        return body
-                    last = f"HTTP {resp.status}: {body[:200].decode('utf-8', 'replace')}"
-                    if resp.status == 429 or resp.status == 418 or resp.status >= 500:
-                        self.throttled += resp.status in (418, 429)
-                        retry_after = resp.headers.get("Retry-After")
-                        delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
-                        log.warning("%s: %s -> %s; retry in %.1fs", venue, url, last, delay)
-                        await asyncio.sleep(delay + random.uniform(0, 0.2))
-                        continue
-                    self.failures += 1
-                    raise VenueError(f"{venue}: {method} {url} refused ({last})")
+                    verdict, message, retry_after = classify(resp.status, dict(resp.headers), body)
             except (aiohttp.ClientError, TimeoutError) as e:
                 last = f"{type(e).__name__}: {e}"
                 await asyncio.sleep(0.5 * 2**attempt + random.uniform(0, 0.2))
+                continue
+            if verdict == "ok":
+                return body
+            last = message
+            if verdict == "retry":
+                self.throttled += resp.status in (403, 418, 429)
+                self.retried += 1
+                delay = retry_after if retry_after is not None else 0.5 * 2**attempt
+                delay = min(delay, self.max_retry_after_s)
+                log.warning("%s: %s -> %s; retry in %.1fs", venue, url, message, delay)
+                await asyncio.sleep(delay + random.uniform(0, 0.2))
+                continue
+            self.failures += 1
+            raise VenueError(f"{venue}: {method} {url} refused ({message})")
         self.failures += 1
         raise VenueError(f"{venue}: {method} {url} failed after {self.retries + 1} tries ({last})")
+
+    def _endpoint_bucket(self, venue: str, limit: tuple[str, float, float]) -> TokenBucket:
+        key = f"{venue}:{limit[0]}"
+        b = self._buckets.get(key)
+        if b is None:
+            b = self._buckets[key] = TokenBucket(limit[1], limit[2])
+        return b
 
     async def get(self, venue: str, url: str, weight: float = 1.0) -> bytes:
         return await self.request(venue, url, weight=weight)

@@ -66,6 +66,7 @@ from cryptoflow.sim.model_config import (
     book_defs,
     check_config,
 )
+from cryptoflow.sim.model_history import MarketHistory
 from cryptoflow.sim.model_price import Dislocation, PriceJump, PriceModel, PriceParams
 from cryptoflow.sim.model_specs import (
     DEFAULT_SYMBOL_SPECS,
@@ -320,6 +321,24 @@ class SyntheticMarket:
         book = self._book(venue, market, symbol)
         bp, bq, ap, aq = book.bbo()
         return BBO(venue, market, symbol, book.ts, book.ts, bp, bq, ap, aq, book.seq)
+
+    def tick(self, venue: str, market: str, symbol: str) -> float:
+        """Price tick of a book (its venue's tick)."""
+        self._book(venue, market, symbol)  # names the books if there is no such one
+        return self._defs[self._index[(venue, market, symbol)]].tick
+
+    def closed_candles(self, venue: str, market: str, symbol: str) -> list[Candle]:
+        """The book's closed 1m candles since the start (oldest first, up to 30 days)."""
+        i = self._index.get((venue, market, symbol))
+        return [] if i is None else list(self._stats.closed[i])
+
+    @property
+    def history(self) -> MarketHistory:
+        """The market's deterministic past (REST history endpoints; ``model_history``)."""
+        h = self.__dict__.get("_history")
+        if h is None:
+            h = self.__dict__["_history"] = MarketHistory(self)
+        return h
 
     def mid(self, venue: str, market: str, symbol: str) -> float:
         """Mid of the book's current best bid and ask."""

@@ -16,6 +16,7 @@ internal step that reaches it, from the books' own trades and quotes, so they ag
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -28,6 +29,7 @@ MINUTE_NS = INTERVALS_NS["1m"]
 HOUR_NS = INTERVALS_NS["1h"]
 _DAY_MINUTES = 1440
 FUNDING_CAP = 0.0075  # per interval
+_KEEP_CLOSED = 60 * 24 * 30  # closed candles kept per book for REST history (30 days)
 
 
 class StatsModel:
@@ -86,6 +88,8 @@ class StatsModel:
         ]
         self.oi0 = [specs[d.sym_index].oi_notional * d.venue_spec.size_scale / specs[d.sym_index].price for d in defs]
         self.oi = list(self.oi0)
+        # closed 1m candles since the start, per book (REST candle history; 1 per book per minute)
+        self.closed: list[deque[Candle]] = [deque(maxlen=_KEEP_CLOSED) for _ in books]
 
     def _backfill_paths(self, specs: list[SymbolSpec], prices: PriceModel) -> list[np.ndarray]:
         """Minute closes of the last 24 h per symbol, ending at the start price (a random walk)."""
@@ -196,7 +200,9 @@ class StatsModel:
     def _close_minute(self, ts: int, out: list) -> None:
         slot = self.minute % _DAY_MINUTES
         for b, book in enumerate(self.books):
-            out.append(self._candle(b, book, ts, closed=True))
+            closed = self._candle(b, book, ts, closed=True)
+            out.append(closed)
+            self.closed[b].append(closed)
             self.r_open[b, slot] = book.c_open
             self.r_high[b, slot] = book.c_high
             self.r_low[b, slot] = book.c_low

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from cryptoflow.sim.model_history import MarketHistory
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 
@@ -24,6 +25,18 @@ class MarketView(Protocol):
     """What a simulated venue may ask of the market (book snapshots for REST and subscribe)."""
 
     def book_snapshot(self, venue: str, market: str, symbol: str, depth: int) -> BookUpdate: ...
+
+    @property
+    def now_ns(self) -> int: ...
+
+    @property
+    def history(self) -> MarketHistory:
+        """Deterministic past + closed live candles (``sim/model_history.py``): REST history."""
+        ...
+
+    def open_interest(self, venue: str, market: str, symbol: str) -> float: ...
+
+    def fair_price(self, symbol: str) -> float: ...
 
 
 @dataclass
@@ -104,6 +117,11 @@ class SimVenue(ABC):
     def rest(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> RestResponse | None:
         """Answer a REST request (depth snapshots, instruments, open interest); None: 404."""
         return None
+
+    def throttled_response(self, path: str) -> RestResponse:
+        """The venue's answer to a request over its rate limit (HTTP 429 with its headers and
+        body; venues override with their real ones)."""
+        return RestResponse(429, b'{"error":"Too many requests"}', {"Retry-After": "1"})
 
     # ---- helpers ---------------------------------------------------------------------------
     def instrument_for(self, market: str, symbol: str) -> Instrument | None:

@@ -22,7 +22,7 @@ from cryptoflow.sim.protocol import ClientReply, ConnState, SimVenue
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("drop", "gap", "malformed", "stall", "refuse", "slow", "lifetime")
+FAULT_KINDS = ("drop", "gap", "malformed", "stall", "refuse", "slow", "lifetime", "throttle")
 MAX_CLIENT_BACKLOG = 64 << 20  # bytes queued for one client before it is dropped as too slow
 
 
@@ -53,6 +53,7 @@ class FaultState:
     slow_burst: int = 0  # slow mode: send this many frames, then pause
     slow_pause_s: float = 0.0
     max_lifetime_s: float | None = None  # close connections older than this (Binance 24 h rule)
+    throttle_rest: int = 0  # answer this many upcoming REST requests with the venue's 429
     done: Counter[str] = field(default_factory=Counter)
 
 
@@ -189,6 +190,10 @@ class VenueServer:
         self.stats: Counter[str] = Counter()
         self.ws_port = 0
         self.rest_port = 0
+        # Optional continuous REST budget (requests/s, burst), like the venue's IP limit; None: unlimited.
+        self.rest_limit: tuple[float, float] | None = None
+        self._rest_tokens = 0.0
+        self._rest_t = time.monotonic()
         self._ws_server: asyncio.base_events.Server | None = None
         self._runner: web.AppRunner | None = None
 
@@ -286,6 +291,8 @@ class VenueServer:
             f.done["slow"] += 1
         elif kind == "lifetime":
             f.max_lifetime_s = seconds
+        elif kind == "throttle":
+            f.throttle_rest += max(1, round(seconds))  # ``throttle=N``: the next N REST requests
         else:
             raise ValueError(f"unknown fault {kind!r}; faults are: {', '.join(FAULT_KINDS)}")
 
@@ -309,10 +316,38 @@ class VenueServer:
         await site.start()
         self.rest_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def _throttled(self) -> bool:
+        """Whether this REST request is over the limit: an armed ``throttle`` fault, or the
+        optional continuous budget ``rest_limit`` (requests/s, burst) like a venue's IP limit."""
+        f = self.faults
+        if f.throttle_rest > 0:
+            f.throttle_rest -= 1
+            f.done["throttle"] += 1
+            return True
+        if self.rest_limit is None:
+            return False
+        rate, burst = self.rest_limit
+        now = time.monotonic()
+        self._rest_tokens = min(burst, self._rest_tokens + (now - self._rest_t) * rate)
+        self._rest_t = now
+        if self._rest_tokens >= 1.0:
+            self._rest_tokens -= 1.0
+            return False
+        f.done["throttle"] += 1
+        return True
+
     async def _rest(self, request: web.Request) -> web.Response:
         self.stats["rest_requests"] += 1
         body = await request.read()
-        resp = self.sim.rest(request.method, request.path, parse_qs(request.query_string), body)
+        if self._throttled():
+            self.stats["rest_throttled"] += 1
+            t = self.sim.throttled_response(request.path)
+            return web.Response(status=t.status, body=t.body, headers=t.headers, content_type="application/json")
+        try:
+            resp = self.sim.rest(request.method, request.path, parse_qs(request.query_string), body)
+        except Exception:  # a simulator bug must show up as a 500, not kill the server
+            log.exception("%s: REST handler failed for %s", self.sim.venue_id, request.path_qs)
+            return web.Response(status=500, text='{"error":"internal"}', content_type="application/json")
         if resp is None:
             return web.Response(status=404, text='{"error":"not found"}', content_type="application/json")
         return web.Response(status=resp.status, body=resp.body, headers=resp.headers, content_type="application/json")

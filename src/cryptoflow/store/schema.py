@@ -15,7 +15,12 @@ open_interest  open_interest     oi_contracts, oi_base, oi_notional
 liquidation    liquidations      side, price, qty, notional
 ticker         tickers_24h       last, open, high, low, volume, quote_volume, price_change, ...
 candle         candles           interval, open_time, open, high, low, close, volume, ...
+metric         venue_metrics     metric, value, period (REST-only statistics, long format)
 =============  ================  ==============================================
+
+Non-event tables: ``health`` (collector health samples) and ``backfill_log`` (one row per
+committed backfill range, written in the same transaction as the rows it covers, so a
+resumed backfill knows exactly what is already stored).
 
 Every event table starts ``venue, market, symbol, ts, ts_ns, ts_recv`` and ends ``source``
 (``'ws'`` or ``'rest'``).
@@ -65,13 +70,15 @@ KIND_TABLES: dict[str, str] = {
     "liquidation": "liquidations",
     "ticker": "tickers_24h",
     "candle": "candles",
+    "metric": "venue_metrics",
 }
 HEALTH_TABLE = "health"
+BACKFILL_TABLE = "backfill_log"
 SOURCES: tuple[str, ...] = ("ws", "rest")
 MARKETS: tuple[str, ...] = ("perp", "spot")
 
 # int-ns fields that become TIMESTAMP columns (ts additionally keeps ts_ns).
-TIME_FIELDS = frozenset({"ts", "ts_recv", "next_funding_time", "open_time"})
+TIME_FIELDS = frozenset({"ts", "ts_recv", "next_funding_time", "open_time", "range_start", "range_end"})
 _BASE_FIELDS = ("venue", "market", "symbol", "ts", "ts_recv")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -95,6 +102,21 @@ class HealthRecord(msgspec.Struct, frozen=True, gc=False):
     write_latency_ms: float | None = None
     queue_depth: int | None = None
     uptime_s: float | None = None
+
+
+class BackfillRecord(msgspec.Struct, frozen=True, gc=False):
+    """One committed backfill range: rows of ``stream`` for (venue, market, symbol, period)
+    with ``range_start <= ts < range_end`` are all stored (``rows`` of them were new)."""
+
+    venue: str
+    market: str
+    symbol: str
+    stream: str
+    period: str | None
+    range_start: int  # int ns
+    range_end: int  # int ns
+    rows: int
+    ts: int  # int ns, commit time
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +232,7 @@ def _build() -> dict[str, TableSpec]:
         raise StoreError(f"KIND_TABLES {sorted(KIND_TABLES)} != event kinds {sorted(EVENT_KINDS)}")
     specs = {t: _spec(t, k, EVENT_KINDS[k], event=True) for k, t in KIND_TABLES.items()}
     specs[HEALTH_TABLE] = _spec(HEALTH_TABLE, None, HealthRecord, event=False)
+    specs[BACKFILL_TABLE] = _spec(BACKFILL_TABLE, None, BackfillRecord, event=False)
     return specs
 
 
