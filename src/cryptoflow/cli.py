@@ -439,11 +439,14 @@ def export(
     err.print(f"wrote {rep.rows:,} rows to {rep.path}")
 
 
+from cryptoflow.backfill_cli import backfill_command, bench_backfill_command  # noqa: E402 (typer only)
 from cryptoflow.server_cli import bench_tools_command, mcp_command, serve_command  # noqa: E402 (typer only)
 
 app.command("mcp")(mcp_command)
 app.command("serve")(serve_command)
 bench_app.command("tools")(bench_tools_command)
+app.command("backfill")(backfill_command)
+bench_app.command("backfill")(bench_backfill_command)
 
 
 def main() -> None:

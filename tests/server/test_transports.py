@@ -62,8 +62,8 @@ async def test_stdio_subprocess_client(market_store):
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
         assert {"get_prices", "run_sql", "start_streaming", "analyze_order_flow", "run_feature_calculator"} <= names
-        # clients degrade past ~40 tools; the full default set (market..forecast) is 45, calculators opt-in
-        assert len(tools) <= 45 and all(t.output_schema for t in tools)
+        # clients degrade past ~40 tools; the full default set (market..forecast) is 47, calculators opt-in
+        assert len(tools) <= 47 and all(t.output_schema for t in tools)
         assert all(t.annotations.read_only_hint for t in tools if t.name.startswith("get_"))
         out = await call(client, "find_arbitrage", symbols=["ETHUSDT"], max_age_s=3600)
         assert out["opportunities"][0]["sell_venue"] == "okx"

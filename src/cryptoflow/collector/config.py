@@ -42,6 +42,9 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
     capture: str | None = None  # record raw frames to this capture file
     log_level: str = "INFO"
     endpoints: dict[str, Endpoints] | None = None  # venue -> endpoints (simulator, proxy, testnet)
+    # REST history on start (e.g. "1d": the last day) so the first forecasts have data; None: off
+    backfill_since: str | None = None
+    backfill_streams: list[str] = msgspec.field(default_factory=lambda: ["candles", "funding", "open_interest"])
 
     def validate(self) -> CollectorConfig:
         bad = [v for v in self.venues if v not in VENUE_IDS]
@@ -56,6 +59,11 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
         if self.flush_interval_s <= 0 or self.book_sample_interval_s <= 0:
             raise ConfigError("flush_interval_s and book_sample_interval_s must be > 0 seconds")
         self.symbols = list(dict.fromkeys(canonical_symbol(s) for s in self.symbols))
+        if self.backfill_since is not None:
+            from cryptoflow.collector.backfill import parse_streams, parse_when
+
+            parse_when(self.backfill_since, "backfill_since")
+            self.backfill_streams = parse_streams(self.backfill_streams)
         return self
 
 
@@ -89,7 +97,7 @@ def _from_env() -> dict[str, Any]:
         val = os.environ.get("CRYPTOFLOW_" + key.upper())
         if val is None:
             continue
-        if key in ("symbols", "venues", "streams", "markets"):
+        if key in ("symbols", "venues", "streams", "markets", "backfill_streams"):
             out[key] = [x for x in val.replace(",", " ").split() if x]
         else:
             out[key] = val

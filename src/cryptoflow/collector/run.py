@@ -34,10 +34,12 @@ class CollectorRuntime:
     writer: BatchWriter
     collector: Collector
     views: list[str] = field(default_factory=list)
+    backfiller: Any = None  # collector.backfill.Backfiller while a backfill-on-start runs (progress)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, config: CollectorConfig) -> CollectorRuntime:
+        started_ns = time.time_ns()
         lake = Lake.open(Path(config.data_dir), catalog=config.catalog, data_path=config.data_path)
         writer = BatchWriter(lake, max_pending_rows=config.max_buffered_events * 2)
         collector = Collector(config, writer)
@@ -49,7 +51,29 @@ class CollectorRuntime:
         views = await asyncio.to_thread(create_compat_views, lake, combos)
         rt = cls(config, lake, writer, collector, views)
         rt._tasks.append(asyncio.create_task(rt._maintenance(), name="compaction"))
+        if config.backfill_since:
+            rt._tasks.append(asyncio.create_task(rt._backfill(started_ns), name="backfill"))
         return rt
+
+    async def _backfill(self, until_ns: int) -> None:
+        """History for the configured symbols and venues (``backfill_since``), next to live collection.
+
+        It ends where this collector started: from then on the websocket streams deliver the same
+        periods, and stopping there keeps every minute stored once."""
+        from cryptoflow.collector.backfill import Backfiller, parse_when
+
+        cfg = self.config
+        assert cfg.backfill_since is not None
+        try:
+            bf = self.backfiller = Backfiller(self.lake, self.collector.venues)
+            tasks, skipped = bf.plan(cfg.symbols, cfg.backfill_streams, parse_when(cfg.backfill_since), until_ns,
+                                     interval=cfg.candle_interval, markets=cfg.markets)
+            log.info("backfill on start: %d series (%d combinations not offered)", len(tasks), len(skipped))
+            rep = await bf.run(tasks)
+            log.info("backfill on start done: %d new rows in %.1f s (%d series failed)", rep.rows_new, rep.seconds,
+                     len(rep.failed))
+        except Exception:  # task boundary: a failed backfill must not stop collection
+            log.exception("backfill on start failed")
 
     async def _maintenance(self) -> None:
         while True:

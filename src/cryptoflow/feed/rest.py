@@ -79,6 +79,7 @@ class RestClient:
         self, limits: dict[str, tuple[float, float]] | None = None, retries: int = 4, timeout_s: float = 10.0
     ) -> None:
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self._explicit: set[str] = set(limits or {})
         self.retries = retries
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._buckets: dict[str, TokenBucket] = {}
@@ -88,6 +89,17 @@ class RestClient:
         self.retried = 0
         self.failures = 0
         self.max_retry_after_s = 30.0  # never sleep longer than this on a venue's Retry-After
+
+    def set_limit(self, venue: str, rate: float, burst: float, *, explicit: bool = True) -> None:
+        """Budget of ``venue`` in weight units per second. ``explicit=False`` (a venue module's
+        documented default) does not override limits the caller passed to the constructor."""
+        if not explicit and venue in self._explicit:
+            return
+        if self.limits.get(venue) != (rate, burst):
+            self.limits[venue] = (rate, burst)
+            self._buckets.pop(venue, None)
+        if explicit:
+            self._explicit.add(venue)
 
     def _bucket(self, venue: str) -> TokenBucket:
         b = self._buckets.get(venue)

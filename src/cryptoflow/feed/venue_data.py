@@ -60,6 +60,7 @@ async def fetch(client: RestClient, api: VenueRestData, q: DataQuery) -> list[Re
     """One request for ``q`` (validated and defaulted by the venue), parsed."""
     q = api.check(q)
     call = api.request(q)
+    client.set_limit(api.venue_id, *api.rate_limit, explicit=False)
     body = await client.request(
         api.venue_id,
         call.url,

@@ -33,7 +33,7 @@ _P = "cryptoflow.server."
 TOOLSETS: dict[str, tuple[str, ...]] = {
     "market": (_P + "tools_market", _P + "tools_overview"),
     "arbitrage": (_P + "tools_arbitrage",),
-    "history": (_P + "tools_history", _P + "tools_store"),
+    "history": (_P + "tools_history", _P + "tools_store", _P + "tools_venue_data"),
     "streaming": (_P + "tools_streaming",),
     "analytics": (_P + "tools_analytics",),
     "calculators": (_P + "tools_calculators",),

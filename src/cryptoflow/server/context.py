@@ -70,6 +70,7 @@ class ServerContext:
     forecasts: StreamingController | None = None  # live forecasts running in this process
     _registry: Registry | None = field(default=None, repr=False)
     _registry_tried: bool = False
+    backfills: dict[str, Any] = field(default_factory=dict)  # job id -> tools_venue_data.BackfillJob
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -159,6 +159,7 @@ class StreamingStatus(Out):
     venues: list[VenueHealthOut] = []
     streams: list[StreamHealthOut] = []
     alerts: list[Alert] = []
+    backfills: list[BackfillJobOut] = Field(default=[], description="REST backfills started by backfill_history")
     truncated: bool = False
     note: str | None = None
 
@@ -174,3 +175,42 @@ class StreamingActionResult(Out):
 
     def summary(self) -> str:
         return self.message
+
+
+# ---- venue REST data and backfill ---------------------------------------------------------------
+class VenueDataResult(Out):
+    venue: str
+    symbol: str | None
+    kind: str
+    period: str | None = None
+    count: int
+    records: list[dict[str, Any]] = Field(description="normalized records, oldest first; times ISO 8601 UTC")
+    truncated: bool = False
+    requests: int = 1
+    note: str | None = None
+
+    def summary(self) -> str:
+        return (f"{self.count} {self.kind} records from {self.venue} REST" + (f" for {self.symbol}" if self.symbol
+                else "") + (" (truncated)" if self.truncated else ""))
+
+
+class BackfillJobOut(Out):
+    job_id: str
+    state: Literal["running", "done", "failed"]
+    request: dict[str, Any]
+    started: str
+    finished: str | None = None
+    windows_done: int = 0
+    windows_total: int = 0
+    rows_fetched: int = 0
+    rows_new: int = 0
+    requests: int = 0
+    series: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    error: str | None = None
+
+    def summary(self) -> str:
+        return (f"backfill {self.job_id} {self.state}: {self.windows_done}/{self.windows_total} pages, "
+                f"{self.rows_new:,} new rows" + (f"; {self.error}" if self.error else ""))
+
+StreamingStatus.model_rebuild()

@@ -27,6 +27,7 @@ from cryptoflow.server.models_history import (
     VenueHealthOut,
 )
 from cryptoflow.server.params import READ_ONLY, Market, VenuesArg, symbols_arg, tool
+from cryptoflow.server.tools_venue_data import backfill_jobs
 
 StreamKind = Literal["trade", "bbo", "book", "mark_price", "funding", "open_interest", "liquidation", "ticker",
                      "candle"]
@@ -75,7 +76,8 @@ def status_of(ctx: ServerContext, max_streams: int = 100) -> StreamingStatus:
         ext = ctx.external_collector()
         if ext is None:
             state = "stopped" if rt is not None else "never_started"
-            return StreamingStatus(state=state, controllable=True, data_dir=str(ctx.data_dir), note=(
+            return StreamingStatus(state=state, controllable=True, data_dir=str(ctx.data_dir),
+                                   backfills=backfill_jobs(ctx), note=(
                 "no collector writes to this data directory; start one with start_streaming (in this process) "
                 "or `cryptoflow collect` / `cryptoflow serve --collect`"))
         rep = ext
@@ -99,7 +101,7 @@ def status_of(ctx: ServerContext, max_streams: int = 100) -> StreamingStatus:
         state=state, controllable=controllable, pid=rep.get("pid", os.getpid()), data_dir=str(ctx.data_dir),
         uptime_s=rep.get("uptime_s"), rows_written=rep.get("rows_written"), queue_depth=rep.get("queue_depth"),
         last_report_age_s=rep.get("last_report_age_s", 0.0), config=rep.get("config", {}), venues=venues,
-        streams=streams[:max_streams], alerts=alerts[:MAX_ALERTS],
+        streams=streams[:max_streams], alerts=alerts[:MAX_ALERTS], backfills=backfill_jobs(ctx),
         truncated=len(streams) > max_streams or len(alerts) > MAX_ALERTS, note=note)
 
 

@@ -56,6 +56,25 @@ class FlushStats:
         return self.rows / (self.total_ms / 1e3) if self.total_ms > 0 else 0.0
 
 
+_GETTERS: dict[type, list[tuple[str, attrgetter, pa.DataType]]] = {
+    spec.struct: [(f.name, attrgetter(f.name), f.type) for f in spec.arrow_schema() if f.name != "source"]
+    for spec in SPEC_BY_TYPE.values()
+}
+
+
+def to_arrow(spec: TableSpec, parts: list[tuple[str, list]]) -> pa.Table:
+    """Events of one table, grouped by source, as the Arrow buffer ``spec.insert_sql`` reads."""
+    schema = spec.arrow_schema()
+    getters = _GETTERS[spec.struct]
+    tables = []
+    for source, events in parts:
+        arrays = [pa.array(list(map(get, events)), type=typ) for _, get, typ in getters]
+        if spec.has_source:
+            arrays.append(pa.array([source] * len(events), type=pa.string()))
+        tables.append(pa.Table.from_arrays(arrays, schema=schema))
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
 class BatchWriter:
     """Buffers events per stream kind and appends them to the lake in batches.
 
@@ -71,10 +90,6 @@ class BatchWriter:
         self._max_pending = max_pending_rows
         self._lock = threading.Lock()
         self._bufs: _Batch = self._fresh()
-        self._getters: dict[type, list[tuple[str, attrgetter, pa.DataType]]] = {
-            spec.struct: [(f.name, attrgetter(f.name), f.type) for f in spec.arrow_schema() if f.name != "source"]
-            for spec in SPEC_BY_TYPE.values()
-        }
         self.rows_written = 0
         self.flushes = 0
         self.failed_flushes = 0
@@ -135,15 +150,7 @@ class BatchWriter:
         return await asyncio.to_thread(self._write, batch)
 
     def _convert(self, spec: TableSpec, parts: list[tuple[str, list]]) -> pa.Table:
-        schema = spec.arrow_schema()
-        getters = self._getters[spec.struct]
-        tables = []
-        for source, events in parts:
-            arrays = [pa.array(list(map(get, events)), type=typ) for _, get, typ in getters]
-            if spec.has_source:
-                arrays.append(pa.array([source] * len(events), type=pa.string()))
-            tables.append(pa.Table.from_arrays(arrays, schema=schema))
-        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        return to_arrow(spec, parts)
 
     def _write(self, batch: _Batch) -> FlushStats:
         rows = sum(len(v) for v in batch.values())
