@@ -46,7 +46,7 @@ async def test_backfill_is_complete_correct_and_idempotent(tmp_path: Path) -> No
         now = time.time_ns() - 3_000_000_000  # the simulator closed the minute before this for sure
         since, until = now // H * H - 2 * 24 * H, now
         bf = Backfiller(lake, _venues(sim), commit_rows=2_000)
-        tasks, skipped = bf.plan(SYMBOLS, ["candles", "funding", "open_interest"], since, until)
+        tasks, skipped = bf.plan(SYMBOLS, ["candles", "funding", "open_interest"], since, until, markets=["perp"])
         assert skipped == []
         assert {(t.venue, t.symbol, t.stream) for t in tasks} == {
             (v, s, st) for v in VENUES for s in SYMBOLS for st in ("candles", "funding", "open_interest")}

@@ -13,7 +13,17 @@ import time
 
 import pytest
 
-from cryptoflow.events import METRICS, BookSnapshot, Candle, Funding, OpenInterest, Ticker24h, Trade, VenueMetric
+from cryptoflow.events import (
+    METRICS,
+    BookSnapshot,
+    Candle,
+    Funding,
+    MarkPrice,
+    OpenInterest,
+    Ticker24h,
+    Trade,
+    VenueMetric,
+)
 from cryptoflow.feed.rest import RestClient
 from cryptoflow.feed.venue_data import fetch, fetch_range, step_ns, time_key
 from cryptoflow.sim.runner import Simulator
@@ -24,7 +34,7 @@ from cryptoflow.venues.rest_data import DataKind, DataQuery, rest_data_classes
 
 RECORD: dict[DataKind, tuple[type, ...]] = {
     DataKind.INSTRUMENTS: (Instrument,),
-    DataKind.TICKER: (Ticker24h,),
+    DataKind.TICKER: (Ticker24h, MarkPrice, Funding, OpenInterest),  # some venues' tickers carry these too
     DataKind.ORDERBOOK: (BookSnapshot,),
     DataKind.TRADES: (Trade,),
     DataKind.CANDLES: (Candle,),

@@ -148,7 +148,8 @@ class RestClient:
                 return body
             last = message
             if verdict == "retry":
-                self.throttled += resp.status in (403, 418, 429)
+                # 403/418/429, or a throttle reported inside a 200 body (Bybit retCode 10006)
+                self.throttled += resp.status in (403, 418, 429) or resp.status < 300
                 self.retried += 1
                 delay = retry_after if retry_after is not None else 0.5 * 2**attempt
                 delay = min(delay, self.max_retry_after_s)

@@ -46,6 +46,10 @@ def time_key(r: Record) -> int:
     return r.ts  # type: ignore[union-attr]
 
 
+def _order(r: Record) -> tuple[int, str]:
+    return (time_key(r), getattr(r, "metric", ""))
+
+
 def step_ns(api: VenueRestData, q: DataQuery) -> int:
     """Nominal spacing of a history series' points."""
     if q.period:
@@ -109,12 +113,13 @@ async def _fetch_window(
     records = await fetch(client, api, sub)
     limit = api.kinds[q.kind].max_limit
     inside = [r for r in records if lo <= time_key(r) < hi]
-    if len(inside) >= limit and limit > 1 and hi - lo > _MIN_WINDOW_NS:  # the venue may have cut it
+    # full page (the venue may have cut it): count points in time, a time may carry several metrics
+    if len({time_key(r) for r in inside}) >= limit and limit > 1 and hi - lo > _MIN_WINDOW_NS:
         mid = lo + (hi - lo) // 2
         async for page in _fetch_window(client, api, q, lo, mid):
             yield page
         async for page in _fetch_window(client, api, q, mid, hi):
             yield page
         return
-    inside.sort(key=time_key)
+    inside.sort(key=_order)
     yield Page(lo, hi, inside, 1)

@@ -14,6 +14,7 @@ import msgspec
 
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.protocol import ClientReply, ConnState, RestResponse, SimVenue
+from cryptoflow.sim.venues.binance_rest import BinanceRestSim, throttled
 from cryptoflow.venues.base import BookUpdate
 
 _enc = msgspec.json.encode
@@ -46,6 +47,7 @@ class BinanceSim(SimVenue):
         self._funding: dict[str, Funding] = {}
         self._oi: dict[str, OpenInterest] = {}
         self._agg_id = 0
+        self.rest_api = BinanceRestSim(self)  # REST market data (sim/venues/binance_rest.py)
 
     # ---- client side ---------------------------------------------------------------------
     def on_open(self, conn: ConnState) -> ClientReply:
@@ -195,6 +197,7 @@ class BinanceSim(SimVenue):
             return []
         s = inst.native
         low = s.lower()
+        self.rest_api.on_trade(s, tr)
         self._agg_id += 1
         tid = tr.trade_id if tr.trade_id.isdigit() else str(self._agg_id)
         e = tr.ts // _MS
@@ -250,6 +253,9 @@ class BinanceSim(SimVenue):
 
     # ---- REST ------------------------------------------------------------------------------------
     def rest(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> RestResponse | None:
+        answered = self.rest_api.handle(method, path, query)  # exchangeInfo, tickers, trades, history
+        if answered is not None:
+            return answered
         sym = query.get("symbol", [""])[0].upper()
         if path == self.depth_path:
             inst = self.instruments.get(sym)
@@ -266,20 +272,6 @@ class BinanceSim(SimVenue):
                 "asks": [[repr(p), repr(q)] for p, q in snap.asks],
             }
             return RestResponse(200, _enc(out))
-        if path == self.exchange_info_path:
-            syms = [
-                {
-                    "symbol": i.native,
-                    "pair": i.native,
-                    "contractType": "PERPETUAL" if self.futures else None,
-                    "baseAsset": i.base,
-                    "quoteAsset": i.quote,
-                    "status": "TRADING",
-                    "filters": [{"filterType": "PRICE_FILTER", "tickSize": repr(i.tick_size or 0.01)}],
-                }
-                for i in self.instruments.values()
-            ]
-            return RestResponse(200, _enc({"timezone": "UTC", "symbols": syms}))
         if path == "/fapi/v1/openInterest" and self.futures:
             inst = self.instruments.get(sym)
             if inst is None:
@@ -296,3 +288,6 @@ class BinanceSim(SimVenue):
             return RestResponse(200, _enc({"openInterest": repr(current(self.venue_id, inst.market, inst.symbol)),
                                            "symbol": sym, "time": now_ms}))
         return None
+
+    def throttled_response(self, path: str) -> RestResponse:
+        return throttled(self.futures)

@@ -52,6 +52,7 @@ from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, Open
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS, DEFAULT_VENUE_SPECS
 from cryptoflow.sim.model_stats import FUNDING_CAP
 from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.venues import bybit_rest
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 from cryptoflow.venues.bybit.subscribe import BOOK_DEPTHS, INTERVAL_TO_WIRE, WIRE_TO_INTERVAL
@@ -261,6 +262,7 @@ class BybitSim(SimVenue):
             Candle: self._candle,
             Liquidation: self._liquidation,
         }
+        self._rest_data = bybit_rest.BybitRestSim(self)  # the other REST market data (bybit_rest.py)
 
     # ---- client side ---------------------------------------------------------------------------
     def on_open(self, conn: ConnState) -> ClientReply:
@@ -441,6 +443,7 @@ class BybitSim(SimVenue):
         return out
 
     def _trade(self, t: Trade, b: _Book) -> list[tuple[str, str]]:
+        self._rest_data.remember(t)  # for /v5/market/recent-trade
         ms = t.ts // _MS
         s = b.native
         side = "Buy" if t.side == "buy" else "Sell"
@@ -659,7 +662,10 @@ class BybitSim(SimVenue):
                     "cts": ms,
                 }
             )
-        return None
+        return self._rest_data.answer(path, query)
+
+    def throttled_response(self, path: str) -> RestResponse:
+        return bybit_rest.throttled()
 
     @staticmethod
     def _rest_ok(result: dict[str, Any]) -> RestResponse:
