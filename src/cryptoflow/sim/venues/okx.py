@@ -31,6 +31,7 @@ import msgspec
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
 from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.venues import okx_rest
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 from cryptoflow.venues.okx.subscribe import CANDLE_CHANNELS
@@ -445,6 +446,9 @@ class OkxSim(SimVenue):
 
     # ---- REST ------------------------------------------------------------------------------------
     def rest(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> RestResponse | None:
+        answered = okx_rest.answer(self, path, query)  # market data and statistics (okx_rest.py)
+        if answered is not None:
+            return answered
         if path == "/api/v5/public/instruments":
             kind = query.get("instType", [""])[0]
             if not kind:
@@ -468,6 +472,10 @@ class OkxSim(SimVenue):
             )
             return RestResponse(200, data.encode())
         return None
+
+    def throttled_response(self, path: str) -> RestResponse:
+        """OKX over a limit: HTTP 429, code 50011, no Retry-After header."""
+        return okx_rest.THROTTLED
 
     def _instrument_row(self, s: _Spec) -> dict[str, str]:
         """A GET /api/v5/public/instruments row with the fields OKX sends ("" where not applicable)."""
