@@ -412,7 +412,7 @@ def test_rest_instruments_parse_back(sim):
     )
     assert sim.rest("GET", "/api/v2/public/get_instruments", {}, b"").status == 400
     assert json.loads(sim.rest("GET", "/api/v2/public/test", {}, b"").body)["result"] == {"version": "1.2.26"}
-    assert sim.rest("GET", "/api/v2/public/get_order_book", {}, b"") is None
+    assert sim.rest("GET", "/api/v2/public/get_order_book", {}, b"").status == 400  # no instrument_name
     assert sim_venue_class(V) is DeribitSim and DeribitSim.ws_paths.keys() == venue.default_endpoints.ws.keys()
 
 

@@ -96,6 +96,8 @@ async def fetch_range(
     start = q.start_ns
     if spec.max_history_days is not None:
         start = max(start, now - int(spec.max_history_days * 86_400e9) + step)
+    if spec.max_history_points is not None:
+        start = max(start, now // step * step - spec.max_history_points * step)
     start = -(-start // step) * step  # align to the venue's period grid
     window = step * max(1, spec.max_limit - 1)
     lo = start

@@ -99,6 +99,8 @@ class KindSpec:
     ``periods``: accepted period/interval names (our names, e.g. ``1m``, ``5m``, ``1h``), first =
     default; empty for kinds without a period. ``max_history_days``: how far back the venue
     serves (Binance statistics: 30 days); None = no documented limit.
+    ``max_history_points``: the venue keeps only the latest N periods (Hyperliquid: 5000 candles
+    per interval); the pager does not ask for older ones.
     ``weight``: rate-limit weight of one request (the venue's documented weight).
     ``markets``: markets it applies to. ``doc``: one line for the MCP tool description.
     """
@@ -108,6 +110,7 @@ class KindSpec:
     max_limit: int = 1
     periods: tuple[str, ...] = ()
     max_history_days: float | None = None
+    max_history_points: int | None = None
     weight: float = 1.0
     markets: tuple[str, ...] = ("perp",)
     doc: str = ""
@@ -290,18 +293,22 @@ def register(cls: type[VenueRestData]) -> type[VenueRestData]:
     return cls
 
 
+_MODULES = (  # binance_rest registers both Binance venues
+    "cryptoflow.venues.binance_rest",
+    "cryptoflow.venues.binance_rest",
+    "cryptoflow.venues.bybit.rest",
+    "cryptoflow.venues.okx.rest",
+    "cryptoflow.venues.kraken_futures.rest",
+    "cryptoflow.venues.gateio.rest",
+    "cryptoflow.venues.deribit.rest",
+    "cryptoflow.venues.hyperliquid_rest",
+)
+
+
 def _load_all() -> None:
     import importlib
 
-    for mod in (
-        "cryptoflow.venues.binance_rest",
-        "cryptoflow.venues.bybit.rest",
-        "cryptoflow.venues.okx.rest",
-        "cryptoflow.venues.kraken_futures.rest",
-        "cryptoflow.venues.gateio.rest",
-        "cryptoflow.venues.deribit.rest",
-        "cryptoflow.venues.hyperliquid_rest",
-    ):
+    for mod in dict.fromkeys(_MODULES):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:  # a venue without REST data yet
@@ -311,7 +318,7 @@ def _load_all() -> None:
 
 def rest_data_classes() -> dict[str, type[VenueRestData]]:
     """venue id -> its ``VenueRestData`` class, for every venue that has one."""
-    if not _REGISTRY:
+    if len(_REGISTRY) < len(_MODULES):  # a test may have imported one venue module directly
         _load_all()
     return dict(_REGISTRY)
 

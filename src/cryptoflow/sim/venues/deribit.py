@@ -51,8 +51,10 @@ key order of the live frames, times in ms):
 
 REST (with and without the real ``/api/v2`` prefix, since the venue joins its ``endpoints.rest``
 base with ``/public/...``): ``public/get_instruments`` (the perpetuals, in the real row shape,
-filtered by ``currency`` and ``kind``), ``public/test``, ``public/get_time``. Books sync
-in-stream, so there is no REST book.
+filtered by ``currency`` and ``kind``), ``public/test``, ``public/get_time``; the market-data
+methods (ticker, order book, trades, chart data, funding history, options summary, DVOL) are in
+``deribit_rest.py``, and ``throttled_response`` is Deribit's ``10028 too_many_requests``. Books
+still sync in-stream; the REST book is for snapshots on demand.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ import msgspec
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS, Decimals
 from cryptoflow.sim.protocol import ClientReply, ConnState, RestResponse, SimVenue
+from cryptoflow.sim.venues.deribit_rest import DeribitRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 from cryptoflow.venues.deribit import subscribe as dsub
@@ -266,6 +269,7 @@ class DeribitSim(SimVenue):
         self._c = {(i.market, i.symbol): _I(i) for i in instruments if i.market == "perp"}
         self._by_native = {c.native: c for c in self._c.values()}
         self._tickers: dict[str, _Ticker] = {}
+        self.rest_api = DeribitRestSim(self)  # REST market data (sim/venues/deribit_rest.py)
         self._encoders = {
             BookUpdate: self._book,
             Trade: self._trade,
@@ -496,6 +500,8 @@ class DeribitSim(SimVenue):
         mp = mark.mark_price if mark is not None else p
         ip = mark.index_price if mark is not None and mark.index_price is not None else mp
         contracts = a / c.cs if c.inverse else a
+        self.rest_api.on_trade(c.native, (tr.ts // _MS, p, a, side, tr.trade_id, c.trade_seq, mp, ip, td, contracts,
+                                          "T" if liq else ""))
         return [
             (
                 c.trades,
@@ -666,7 +672,10 @@ class DeribitSim(SimVenue):
             return RestResponse(200, _rest_body(f'{{"version":"{VERSION}"}}').encode())
         if path == "/public/get_time":
             return RestResponse(200, _rest_body(str(time.time_ns() // _MS)).encode())
-        return None
+        return self.rest_api.handle(path, query)  # market data: ticker, book, trades, history, options
+
+    def throttled_response(self, path: str) -> RestResponse:
+        return throttled()
 
     @staticmethod
     def _settlement(c: _I) -> str:

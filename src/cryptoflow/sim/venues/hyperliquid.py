@@ -33,7 +33,9 @@ Channels (topics are ``<type>:<coin>``, candles ``candle:<coin>:<interval>``):
 - No liquidations: Hyperliquid has no public liquidation channel.
 
 REST: ``POST /info`` with ``{"type":"meta"}`` (the universe: main-dex asset order where the
-venue module knows the asset index, then the rest) and ``{"type":"l2Book","coin":..}``.
+venue module knows the asset index, then the rest) and ``{"type":"l2Book","coin":..}``; the
+market-data types (metaAndAssetCtxs, recentTrades, candleSnapshot, fundingHistory) are in
+``hyperliquid_rest.py``, and ``throttled_response`` is a bare HTTP 429.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from cryptoflow.errors import ConfigError
 from cryptoflow.events import BBO, Candle, Funding, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
 from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.venues.hyperliquid_rest import HyperliquidRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 from cryptoflow.venues.hyperliquid import ASSET_IDS, Hyperliquid
@@ -267,6 +270,7 @@ class HyperliquidSim(SimVenue):
         self._books: dict[str, _Book] = {}
         self._ctx: dict[str, _Ctx] = {}
         self._fmt: dict[str, _Levels] = {}  # level text parts per coin (book and bbo)
+        self.rest_api = HyperliquidRestSim(self)  # /info market data (sim/venues/hyperliquid_rest.py)
 
     # ---- client side ---------------------------------------------------------------------
     def on_open(self, conn: ConnState) -> ClientReply:
@@ -400,6 +404,7 @@ class HyperliquidSim(SimVenue):
         side = "B" if tr.side == "buy" else "A"
         h = f"0x{(k * _HASH_MUL) % _HASH_MOD:064x}"
         u1, u2 = _USERS[k & 15], _USERS[(k + 1 + (k >> 4 & 7)) & 15]
+        self.rest_api.on_trade(coin, (tr.ts // _MS, side, tr.price, tr.qty, h, tid, u1, u2))
         frame = (
             f'{{"channel":"trades","data":[{{"coin":"{coin}","side":"{side}","px":"{_num(tr.price)}",'
             f'"sz":"{_num(tr.qty)}","time":{tr.ts // _MS},"hash":"{h}","tid":"{tid}","users":["{u1}","{u2}"]}}]}}'
@@ -482,9 +487,15 @@ class HyperliquidSim(SimVenue):
                 200,
                 f'{{"coin":"{coin}","time":{book.ts // _MS},"levels":{book.levels()}}}'.encode(),
             )
+        answered = self.rest_api.handle(req)  # metaAndAssetCtxs, recentTrades, candleSnapshot, fundingHistory
+        if answered is not None:
+            return answered
         return RestResponse(
             422, _enc("Failed to deserialize the JSON body into the target type: unknown or malformed request")
         )
+
+    def throttled_response(self, path: str) -> RestResponse:
+        return throttled()
 
     def _meta(self) -> bytes:
         """The main-dex universe: known asset indices first (their real order), then the others."""
