@@ -19,7 +19,8 @@ market stats tick (when every part of that tick has arrived).
 
 REST (served with and without the real ``/api/v4`` prefix, since the venue module joins its
 ``endpoints.rest`` base with ``/futures/usdt/...``): ``/futures/usdt/contracts`` (and
-``/contracts/{name}``), ``/futures/usdt/order_book``, ``/futures/usdt/tickers``.
+``/contracts/{name}``), ``/futures/usdt/order_book``; tickers, trades, candlesticks, premium_index,
+funding_rate, insurance and contract_stats in ``gateio_rest.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import msgspec
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
 from cryptoflow.sim.protocol import ClientReply, ConnState, RestResponse, SimVenue
+from cryptoflow.sim.venues.gateio_rest import GateioRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 
@@ -128,6 +130,7 @@ class GateioSim(SimVenue):
         self._last_u: dict[str, int] = {}  # native -> last book update id (book_ticker u)
         self._tickers: dict[str, _TickerState] = {}
         self._trade_id = 0
+        self.rest_api = GateioRestSim(self)  # REST market data (sim/venues/gateio_rest.py)
 
     # ---- client side ---------------------------------------------------------------------
     def on_open(self, conn: ConnState) -> ClientReply:
@@ -298,6 +301,7 @@ class GateioSim(SimVenue):
         if tr.side == "sell":
             size = -size
         ms = tr.ts // _MS
+        self.rest_api.on_trade(c.native, int(tid), size, tr.ts, tr.price)
         return [
             (
                 c.trades,
@@ -432,6 +436,9 @@ class GateioSim(SimVenue):
         if not path.startswith(SETTLE_PATH + "/") or method != "GET":
             return None
         sub = path[len(SETTLE_PATH) :]
+        answered = self.rest_api.handle(sub, query)  # tickers, trades, candles, statistics, ...
+        if answered is not None:
+            return answered
         if sub == "/order_book":
             return self._rest_book(query)
         if sub == "/contracts":
@@ -441,18 +448,10 @@ class GateioSim(SimVenue):
             if c is None:
                 return _rest_error(404, "CONTRACT_NOT_FOUND", "Contract not found")
             return RestResponse(200, _enc(self._contract_row(c)))
-        if sub == "/tickers":
-            want = query.get("contract", [""])[0]
-            if want and want not in self._by_native:
-                return _rest_error(400, "CONTRACT_NOT_FOUND", "Contract not found")
-            rows = []
-            for c in self._c.values():
-                st = self._tickers.get(c.native)
-                row = self._ticker_row(c, st) if st is not None else None
-                if row is not None and (not want or want == c.native):
-                    rows.append(row)
-            return RestResponse(200, _enc(rows))
         return None
+
+    def throttled_response(self, path: str) -> RestResponse:
+        return throttled()
 
     def _rest_book(self, query: dict[str, list[str]]) -> RestResponse:
         contract = query.get("contract", [""])[0]

@@ -1,4 +1,5 @@
-"""Kraken Futures server side: ws v1 feeds (book, trade, ticker, ticker_lite, heartbeat), REST v3 instruments.
+"""Kraken Futures server side: ws v1 feeds (book, trade, ticker, ticker_lite, heartbeat), REST v3 instruments
+(market data REST in ``kraken_futures_rest.py``).
 
 Frames mirror the 2021 capture and Kraken's documentation (see ``cryptoflow.venues.kraken_futures``):
 
@@ -38,6 +39,7 @@ import msgspec
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
 from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.venues.kraken_futures_rest import KrakenFuturesRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 
@@ -157,6 +159,7 @@ class KrakenFuturesSim(SimVenue):
         self._products = {p: _Product(i) for p, i in self.instruments.items()}
         self._by_symbol = {(i.market, i.symbol): self._products[p] for p, i in self.instruments.items()}
         self._next_heartbeat = 0
+        self.rest_api = KrakenFuturesRestSim(self)  # REST market data (sim/venues/kraken_futures_rest.py)
         self._handlers = {
             BookUpdate: self._book,
             Trade: self._trade,
@@ -433,7 +436,10 @@ class KrakenFuturesSim(SimVenue):
                 "serverTime": now,
             }
             return RestResponse(200, _enc(doc))
-        return None
+        return self.rest_api.handle(path, query)  # tickers, book, trades, funding, charts
+
+    def throttled_response(self, path: str) -> RestResponse:
+        return throttled()
 
 
 def _change_pct(st: Ticker24h) -> float | None:
