@@ -108,7 +108,7 @@ async def test_collector_in_another_process_is_observed_not_controlled(tmp_path)
             assert prices["source"] == "store"  # it reads what the other collector writes, while it writes
 
 
-@pytest.mark.parametrize("toolsets, expected", [("market", 8), ("arbitrage,streaming", 8), ("history", 6)])
+@pytest.mark.parametrize("toolsets, expected", [("market", 8), ("arbitrage,streaming", 8), ("history", 8)])
 async def test_toolsets_select_tools(tmp_path, toolsets, expected):
     server = build_server(tmp_path, toolsets)
     assert len(await server.list_tools()) == expected

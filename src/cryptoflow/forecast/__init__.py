@@ -13,6 +13,8 @@ Typical use (what the MCP forecast tools wrap)::
     tune(series, "LightGBM", 12, n_trials=20, timeout_s=60)
     model_drift(series, "Naive");  explain_forecast(series, "LightGBM")
     list_models()                                   # zoo with installed / family / speed / intervals
+    series, notes = attach_exog(lake, series, "binance_usdm", "BTCUSDT", "perp", ["funding", "cvd"])
+    forecast(series, 12, model="LightGBM").exog     # order-flow features used (no look-ahead)
 
 Honesty rules (see DESIGN "Forecasting honesty"): skill is always stated against the naive
 forecast on the same rolling origins (>= 20, refit per origin, no look-ahead); improvements are
@@ -27,6 +29,8 @@ from __future__ import annotations
 from cryptoflow.forecast.backtest import STRATEGIES, BacktestResult, backtest, make_origins
 from cryptoflow.forecast.drift import assess, model_drift
 from cryptoflow.forecast.ensemble import forecast_ensemble
+from cryptoflow.forecast.exog import FEATURES as EXOG_FEATURES
+from cryptoflow.forecast.exog import attach_exog, load_exog
 from cryptoflow.forecast.explain import explain_forecast
 from cryptoflow.forecast.registry import Registry
 from cryptoflow.forecast.router import RouteDecision, route
@@ -36,6 +40,7 @@ from cryptoflow.forecast.tuning import tune
 from cryptoflow.forecast.zoo import MODELS, ForecastError, ModelNotInstalledError, list_models
 
 __all__ = [
+    "EXOG_FEATURES",
     "MODELS",
     "STRATEGIES",
     "BacktestResult",
@@ -46,6 +51,7 @@ __all__ = [
     "RouteDecision",
     "TargetSeries",
     "assess",
+    "attach_exog",
     "backtest",
     "backtest_forecast",
     "bars_from_ticks",
@@ -54,6 +60,7 @@ __all__ = [
     "forecast",
     "forecast_ensemble",
     "list_models",
+    "load_exog",
     "load_target",
     "make_origins",
     "model_drift",

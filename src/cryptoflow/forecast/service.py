@@ -4,6 +4,8 @@ Every forecast is delivered with its evidence: the model, why it was chosen, poi
 80%/95% intervals, and a rolling-origin backtest on the same series (>= 20 origins, refit per
 origin, no look-ahead) stating skill against the naive forecast (MASE, rMAE, Diebold-Mariano) and
 interval coverage against nominal. Results are plain dicts (JSON-able) so tools only shape them.
+Order-flow columns on the series (``forecast.exog.attach_exog``) are used by models that take
+exogenous inputs and listed in ``exog``; a model that cannot use them says so in ``warnings``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from cryptoflow.forecast import intervals as iv
 from cryptoflow.forecast.backtest import BacktestResult, backtest, default_max_train
+from cryptoflow.forecast.exog import order_flow_columns
 from cryptoflow.forecast.models import Forecaster, make_model
 from cryptoflow.forecast.registry import Registry
 from cryptoflow.forecast.router import RouteDecision, profile, route
@@ -49,6 +52,7 @@ class ForecastResult:
     route: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     model_id: int | None = None
+    exog: list[str] = field(default_factory=list)
     fitted: Forecaster | None = None
     errors_i: np.ndarray | None = None
 
@@ -91,6 +95,16 @@ def final_fit(series: TargetSeries, name: str, h: int, levels: Sequence[int], se
     return point, bands, mdl
 
 
+def exog_used(series: TargetSeries, model: str) -> tuple[list[str], list[str]]:
+    """Order-flow columns the model will use, and a warning when the series carries some that it
+    cannot take (only models with ``exogenous=True`` in the zoo read them)."""
+    flow = order_flow_columns(series)
+    if not flow or get_spec(model).exogenous:
+        return flow, []
+    return [], [f"{model} takes no exogenous inputs: {', '.join(flow)} not used (ML models such as LightGBM "
+                "use them)"]
+
+
 def with_calendar(series: TargetSeries, model: str) -> TargetSeries:
     """ML models get hour/day-of-week features when timestamps are known."""
     if get_spec(model).family != "ml" or series.ts_ns is None or "hour_sin" in series.exog:
@@ -124,6 +138,7 @@ def forecast(series: TargetSeries, horizon: int = 12, model: str = "auto", prior
         require_installed(spec)
         name, reason = spec.name, "requested by the caller"
         season = profile(series).season_length if spec.seasonal else 1
+    used, exog_warn = exog_used(series, name)
     series = with_calendar(series, name)
     mt = default_max_train(name) if max_train == "auto" else max_train
     bt = backtest(series, name, horizon, strategy, n_origins, levels=levels, season_length=season, params=params,
@@ -136,12 +151,14 @@ def forecast(series: TargetSeries, horizon: int = 12, model: str = "auto", prior
         None if fts is None else [int(x) for x in fts], [float(x) for x in point],
         {str(lv): {"lower": [float(x) for x in lo], "upper": [float(x) for x in hi]} for lv, (lo, hi) in bands.items()},
         bt.interval_method, summary, skill_sentence(summary), 0.0,
-        decision.as_dict() if decision else None, list(bt.warnings), fitted=mdl, errors_i=bt.errors_i)
+        decision.as_dict() if decision else None, [*exog_warn, *bt.warnings], exog=used, fitted=mdl,
+        errors_i=bt.errors_i)
     if registry is not None and not registry.read_only:
         ts = series.ts_ns
         res.model_id = registry.register_model(
             series.key, name, target=series.target, interval=series.interval, horizon=horizon,
-            params={**(params or {}), "season_length": season}, state=mdl.state(),
+            params={**(params or {}), "season_length": season, **({"exog": used} if used else {})},
+            state=mdl.state(),
             train_start_ns=None if ts is None else int(ts[-min(len(ts), mt or len(ts))]),
             train_end_ns=None if ts is None else int(ts[-1]), n_train=min(len(series), mt or len(series)),
             artifact=mdl if save_artifact else None)
@@ -161,11 +178,15 @@ def backtest_forecast(series: TargetSeries, model: str = "auto", horizon: int = 
         name = get_spec(model).name
         season = profile(series).season_length if get_spec(name).seasonal else 1
         reason = "requested by the caller"
+    used, exog_warn = exog_used(series, name)
     bt = backtest(with_calendar(series, name), name, horizon, strategy, n_origins, season_length=season, **kw)
     s = bt.summary()
+    s["warnings"] = [*exog_warn, *s["warnings"]]
+    if used:
+        s["exog"] = used
     if registry is not None and not registry.read_only:
         registry.record_backtest(series.key, name, s)
-    return {**s, "reason": reason, "skill": skill_sentence(s)}
+    return {**s, "exog": used, "reason": reason, "skill": skill_sentence(s)}
 
 
 def cross_validate(series: TargetSeries, models: Sequence[str], horizon: int = 12,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import asdict, dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from cryptoflow.errors import CryptoflowError
@@ -60,10 +61,19 @@ class ModelSpec:
 
 @cache
 def _has_module(name: str) -> bool:
+    """Whether ``name`` is importable, without importing it. For a dotted name the file is looked up
+    under the top package's directory (``find_spec`` of a submodule would import its parents, and
+    importing darts takes seconds)."""
+    top, _, rest = name.partition(".")
     try:
-        return importlib.util.find_spec(name) is not None
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return False
+    if spec is None or not rest:
+        return spec is not None
+    sub = rest.replace(".", "/")
+    return any((Path(loc) / f"{sub}.py").is_file() or (Path(loc) / sub / "__init__.py").is_file()
+               for loc in spec.submodule_search_locations or ())
 
 
 def install_hint(spec: ModelSpec) -> str:
@@ -74,6 +84,9 @@ def install_hint(spec: ModelSpec) -> str:
 
 _SF = ("statsforecast",)
 _ML = ("mlforecast",)
+# darts' torch models need its [torch] extra (torch + pytorch_lightning); Chronos-2 came in darts 0.38
+_DARTS = ("darts", "torch", "pytorch_lightning")
+_CHRONOS2 = "darts.models.forecasting.chronos2_model"
 
 
 def _m(name: str, family: Family, speed: Speed, intervals: str, exog: bool, requires: tuple[str, ...],
@@ -119,16 +132,16 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
        "XGBoost on the same features"),
     _m("CatBoost", "ml", "medium", "conformal", True, (*_ML, "catboost"), "ml", True, 60,
        "CatBoost on the same features"),
-    *[_m(n, "deep", "slow", "native", True, ("darts", "torch"), "deep", False, 200, d) for n, d in [
+    *[_m(n, "deep", "slow", "native", False, _DARTS, "deep", False, 200, d) for n, d in [
         ("NBEATS", "N-BEATS (darts)"), ("NHiTS", "N-HiTS (darts)"), ("TFT", "temporal fusion transformer (darts)"),
         ("TCN", "temporal convolutional network (darts)"), ("LSTM", "LSTM recurrent network (darts)"),
         ("GRU", "GRU recurrent network (darts)"), ("Transformer", "vanilla transformer (darts)"),
     ]],
-    _m("PatchTST", "deep", "slow", "native", True, ("neuralforecast", "torch"), "deep", False, 200,
+    _m("PatchTST", "deep", "slow", "native", False, ("neuralforecast", "torch"), "deep", False, 200,
        "PatchTST (neuralforecast)"),
-    _m("Prophet", "statistical", "slow", "native", True, ("prophet",), "prophet", True, 50,
+    _m("Prophet", "statistical", "slow", "native", False, ("prophet",), "prophet", True, 50,
        "Prophet additive trend/seasonality"),
-    _m("Chronos", "foundation", "slow", "native", False, ("darts", "torch"), "chronos", False, 20,
+    _m("Chronos", "foundation", "slow", "native", False, (*_DARTS, _CHRONOS2), "chronos", False, 20,
        "Chronos-2 zero-shot, weights loaded from a local directory (never downloaded)"),
 ]}
 

@@ -87,6 +87,7 @@ class ForecastOut(Out):
     season_length: int | None = None
     candidates: list[str] = []
     model_id: int | None = Field(None, description="registry id of the fitted model (model_registry)")
+    exog: list[str] = Field([], description="order-flow features the model used (empty: none)")
     warnings: list[str] = []
     seconds: float
 
@@ -149,6 +150,7 @@ class BacktestResult(Out):
     reason: str
     backtest: BacktestOut
     skill: str
+    exog: list[str] = Field([], description="order-flow features the model used (empty: none)")
 
     def summary(self) -> str:
         return self.skill
@@ -401,4 +403,5 @@ def forecast_out(series: SeriesOut, r: dict[str, Any], ts: list[str | None]) -> 
                        interval_method=r.get("interval_method", ""), backtest=backtest_out(r["backtest"]),
                        skill=r["skill"], season_length=route.get("season_length"),
                        candidates=list(route.get("candidates") or []), model_id=r.get("model_id"),
-                       warnings=list(r.get("warnings") or []), seconds=float(r.get("seconds") or 0.0))
+                       exog=list(r.get("exog") or []), warnings=list(r.get("warnings") or []),
+                       seconds=float(r.get("seconds") or 0.0))

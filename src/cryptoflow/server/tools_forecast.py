@@ -52,6 +52,7 @@ Target = Literal["price", "volatility", "funding", "open_interest", "spread"]
 Priority = Literal["fast", "accurate", "realtime"]
 Strategy = Literal["expanding", "sliding", "blocked", "purged", "walkforward"]
 Family = Literal["baseline", "statistical", "volatility", "ml", "deep", "foundation"]
+ExogName = Literal["all", "funding", "oi_change", "cvd_delta", "cvd", "book_imbalance"]
 
 STREAM_OF = {"price": "trade", "volatility": "trade", "funding": "funding", "open_interest": "open_interest",
              "spread": "book"}
@@ -67,6 +68,11 @@ ModelArg = Annotated[str, Field(min_length=1, max_length=40, description=(
 PriorityArg = Annotated[Priority, Field(description=(
     "router speed class: realtime (instant models), fast (up to ~20 ms fits), accurate (up to ~0.5 s fits)"))]
 HistoryArg = Annotated[int, Field(ge=30, le=5000, description="most recent bars to load")]
+ExogArg = Annotated[list[ExogName], Field(max_length=6, description=(
+    "order-flow features from the store for models that take exogenous inputs (LightGBM, Ridge ...): funding "
+    "(latest rate), oi_change (open interest change over the bar), cvd_delta (taker buy - sell qty in the bar), "
+    "cvd (its running sum), book_imbalance (top-5 bid vs ask qty); each as known at its bar's end and lagged by "
+    "the horizon (no look-ahead). ['all'] = every one with data; [] = none"))]
 OriginsArg = Annotated[int, Field(ge=20, le=100, description="rolling origins of the backtest (each refit on "
                                                               "data before it only)")]
 
@@ -112,6 +118,18 @@ def too_little(s: SeriesOut, needed: int | None, what: str, history: int, detail
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
+    async def add_exog(series: Any, s: SeriesOut, exog: list[str], history: int) -> tuple[Any, SeriesOut, list[str]]:
+        """Attach the requested order-flow columns (leading bars where one is still unknown are dropped)."""
+        if not exog:
+            return series, s, []
+        from cryptoflow.forecast.exog import attach_exog
+
+        try:
+            series, notes = await ctx.query(attach_exog, series, s.venue, s.symbol, s.market, list(exog))
+        except ForecastError as e:
+            raise ToolError(f"exog={list(exog)}: {e}. list_markets shows which streams are stored") from None
+        return series, series_out(series, s.venue, s.symbol, s.market, s.target, s.interval), notes
+
     async def load(symbol: str, venue: str, target: str, interval: str, market: str, history: int,
                    ) -> tuple[Any, SeriesOut]:
         from cryptoflow.forecast.targets import load_target
@@ -150,20 +168,24 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     @tool(server)
     async def forecast(symbol: SymbolArg, venue: VenueId, target: TargetArg = "price", interval: IntervalArg = "1m",
                        horizon: HorizonArg = 12, model: ModelArg = "auto", priority: PriorityArg = "fast",
-                       market: MarketArg = "perp", history: HistoryArg = 1000) -> ForecastOut:
+                       market: MarketArg = "perp", history: HistoryArg = 1000, exog: ExogArg = []  # noqa: B006
+                       ) -> ForecastOut:
         """Forecast a stored series `horizon` bars ahead with 80%/95% intervals. The result names the model
         and why it was chosen, and backtests it on the same data against the naive forecast (rolling
         origins, refit each time): rMAE < 1 beats the last value, grade S/A/B = significant skill, C = ties
         naive. Prices are close to random walks: expect rMAE ~1 and grade C there; volatility, funding and
-        OI can show skill. Compare models: cross_validate; combine them: forecast_ensemble."""
+        OI can show skill. `exog` adds order-flow features for ML models (the result lists those used).
+        Compare models: cross_validate; combine them: forecast_ensemble."""
         name = model_arg(model)
         from cryptoflow.forecast.service import forecast as run_forecast
 
         series, s = await load(symbol, venue, target, interval, market, history)
+        series, s, notes = await add_exog(series, s, exog, history)
         reg = await asyncio.to_thread(registry)
         res = await run(s, history, min_bars(name, horizon), f"a {horizon}-bar forecast with a 20-origin backtest",
                         run_forecast, series, horizon, name, priority, registry=reg)
         d = res.as_dict()
+        d["warnings"] = [*notes, *d["warnings"]]
         return forecast_out(s, d, [iso(t) for t in d["ts_ns"] or []])
 
     @tool(server)
@@ -219,6 +241,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
             "expanding (refit on all past data), sliding (last window), blocked, purged (blocked with purge/"
             "embargo gaps), walkforward (refit every 5 origins)"))] = "expanding",
         n_origins: OriginsArg = 20, market: MarketArg = "perp", history: HistoryArg = 1000,
+        exog: ExogArg = [],  # noqa: B006
     ) -> BacktestResult:
         """Backtest one model (or the router's pick) by rolling origin: MAE, RMSE, sMAPE, MASE, rMAE vs the
         naive forecast on the same origins, Diebold-Mariano test, directional accuracy, interval coverage vs
@@ -228,11 +251,14 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         from cryptoflow.forecast.service import backtest_forecast as run_backtest
 
         series, s = await load(symbol, venue, target, interval, market, history)
+        series, s, notes = await add_exog(series, s, exog, history)
         reg = await asyncio.to_thread(registry)
         what = f"a {n_origins}-origin backtest at horizon {horizon}"
         r = await run(s, history, min_bars(name, horizon, n_origins), what, run_backtest, series, name, horizon,
                       priority, strategy, n_origins, registry=reg)
-        return BacktestResult(series=s, reason=r["reason"], backtest=backtest_out(r), skill=r["skill"])
+        r["warnings"] = [*notes, *r["warnings"]]
+        return BacktestResult(series=s, reason=r["reason"], backtest=backtest_out(r), skill=r["skill"],
+                              exog=list(r.get("exog") or []))
 
     @tool(server)
     async def cross_validate(
