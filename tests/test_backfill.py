@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -157,9 +158,11 @@ async def test_cli_backfill_json_and_rerun(tmp_path: Path) -> None:
     try:
         eps = tmp_path / "endpoints.json"
         eps.write_text(json.dumps(sim.endpoints()))
+        # a fixed end (a minute the simulator closed seconds ago): a later run has nothing new to find
+        until = datetime.fromtimestamp((time.time_ns() - 3_000_000_000) // M * 60, UTC).isoformat()
         cmd = [sys.executable, "-m", "cryptoflow.cli", "backfill", "--endpoints", str(eps), "--venues",
-               "binance_usdm", "--symbols", "BTCUSDT", "ETHUSDT", "--since", "6h", "--streams", "candles",
-               "funding", "--data-dir", str(tmp_path / "data"), "--json"]
+               "binance_usdm", "--symbols", "BTCUSDT", "ETHUSDT", "--since", "6h", "--until", until, "--streams",
+               "candles", "funding", "--data-dir", str(tmp_path / "data"), "--json"]
         outs = []
         for _ in range(2):
             proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -184,12 +187,12 @@ async def test_collector_backfills_on_start_next_to_live_data(tmp_path: Path) ->
                        and all(s.state in ("done", "failed") for s in rt.backfiller.statuses), timeout=90)
         assert [s.error for s in rt.backfiller.statuses if s.error] == []
         ends = {s.task.end_ns for s in rt.backfiller.statuses}
-        rows = await asyncio.to_thread(_rows, rt.lake, "SELECT venue, count(*), count(DISTINCT open_time), "
-                                       "epoch_ns(max(open_time)) FROM lake.candles WHERE closed AND source = 'rest' "
-                                       "GROUP BY ALL ORDER BY ALL")
+        rows = await asyncio.to_thread(_rows, rt.lake, "SELECT venue || '/' || market, count(*), count(DISTINCT "
+                                       "open_time), epoch_ns(max(open_time)) FROM lake.candles WHERE closed AND "
+                                       "source = 'rest' GROUP BY ALL ORDER BY ALL")
     # history ends where live collection began: the websocket delivers that minute and later ones
     assert len(ends) == 1 and ends.pop() >= t_before
     (end,) = {s.task.end_ns for s in rt.backfiller.statuses}
-    assert [r[0] for r in rows] == ["binance_usdm", "okx"]
+    assert [r[0] for r in rows] == ["binance_usdm/perp", "okx/perp", "okx/spot"]
     for _venue, n, distinct, last_open in rows:
         assert n == distinct >= 118 and last_open + M <= end // M * M  # two hours of minutes, each once

@@ -56,6 +56,7 @@ def test_convert_and_replay_every_venue_sample(tmp_path, samples, venue):
         "liquidation",
         "ticker",
         "candle",
+        "metric",  # REST-only statistics: counted, none in websocket captures
     }
     assert rep["frames"] > 0 and sum(rep["events"].values()) > 0
     assert rep["book"]["gaps"] == 0

@@ -74,7 +74,10 @@ REFUSED: dict[str, tuple[dict, str]] = {
     "backtest_forecast": (_FC, "too little data"), "cross_validate": (_FC, "too little data"),
     "tune_forecast_model": ({**_FC, "model": "Ridge"}, "too little data"),
     "detect_model_drift": (_FC, "too little data"), "explain_forecast": (_FC, "too little data"),
-    "get_stream_forecast": ({}, "no live forecasts"), "get_streaming_alerts": ({}, "no live forecasts"),
+    "get_stream_forecast": ({}, "no live forecasts"),
+    # no venue endpoints here (the real venues are out of reach): checked before any request
+    "get_venue_data": ({"venue": "deribit", "symbol": "BTCUSDT", "kind": "taker_volume"}, "venues with it"),
+    "backfill_history": ({"job_id": "bf-0"}, "no backfill job"), "get_streaming_alerts": ({}, "no live forecasts"),
 }
 #: called in this order after the others: a collector's life over HTTP, in the server process
 STREAMING: list[tuple[str, dict]] = [

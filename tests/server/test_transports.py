@@ -92,7 +92,7 @@ async def test_http_with_token_host_and_origin_checks(market_store):
 async def test_http_loopback_without_token(market_store):
     with _http_server(market_store.data_dir, "--toolsets", "history") as url:
         async with Client(url) as client:  # loopback: no token needed
-            assert len((await client.list_tools()).tools) == 6
+            assert len((await client.list_tools()).tools) == 8
             out = await call(client, "database_stats")
             assert out["total_rows"] > 0
 
