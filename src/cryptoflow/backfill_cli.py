@@ -96,11 +96,13 @@ def backfill_command(
         sys.stdout.write(json.dumps(out) + "\n")
     else:
         t = Table(title=f"backfill {since} -> {until}: {rep.rows_new:,} new rows of {rep.rows_fetched:,} fetched")
-        for c in ("venue", "symbol", "stream", "state", "fetched", "new", "requests"):
+        for c in ("venue", "market", "symbol", "stream", "period", "state", "fetched", "new", "requests"):
             t.add_column(c, justify="right" if c in ("fetched", "new", "requests") else "left")
         for s in rep.statuses:
-            t.add_row(s.task.venue, s.task.symbol, s.task.label.split(" ", 2)[2], s.state if not s.error else
-                      f"[red]{s.error[:60]}[/red]", f"{s.rows_fetched:,}", f"{s.rows_new:,}", str(s.requests))
+            k = s.task
+            state = f"[red]{s.error[:60]}[/red]" if s.error else s.state
+            t.add_row(k.venue, k.market, k.symbol, k.stream, k.period or "", state, f"{s.rows_fetched:,}",
+                      f"{s.rows_new:,}", str(s.requests))
         console.print(t)
         if skipped:
             err.print(f"{len(skipped)} combinations skipped (not offered), e.g. {skipped[0].get('reason')}")
