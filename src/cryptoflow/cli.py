@@ -193,6 +193,35 @@ def bench_ingest(
     console.print(t)
 
 
+@bench_app.command("sim")
+def bench_sim(
+    seconds: Annotated[float, typer.Option(help="measured duration per run (after a 5 s settle)")] = 20.0,
+    rate: Annotated[float, typer.Option(help="simulator activity multiplier (more than it sends in real time)")] = 80.0,
+    workers: Annotated[str, typer.Option("--workers", help="simulator process counts, run in turn: 1,2")] = "1,2",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Frames/s the simulator sends (all venues and streams, counting clients), per worker count."""
+    from cryptoflow.benchmarks.sim_throughput import run
+
+    try:
+        counts = [int(x) for x in _split([workers]) or ["1"]]
+    except ValueError:
+        _fail(CryptoflowError(f"--workers takes process counts like 1,2; got {workers!r}"))
+        return
+    res = run(seconds=seconds, rate=rate, workers=counts)
+    if as_json:
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
+    t = Table(title=f"simulator throughput (target {res['target_frames_per_s']:,} frames/s)")
+    for col in ("workers", "frames/s", "per CPU-s", "cores", "per process", "client", "load"):
+        t.add_column(col, justify="right")
+    for r in res["runs"]:
+        t.add_row(str(r["workers"]), f"{r['simulator_frames_per_s']:,}", f"{r['simulator_frames_per_cpu_s'] or 0:,}",
+                  str(r["simulator_cpu_share"]), " ".join(map(str, r["process_cpu_share"])),
+                  str(r["client_cpu_share"]), str(r["load_avg_1m"]))
+    console.print(t)
+
+
 @bench_app.command("forecast")
 def bench_forecast(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -285,10 +314,12 @@ def simulate(
     speed: Annotated[float, typer.Option(help="replay speed multiplier")] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the endpoints as one JSON line first")] = False,
     seconds: Annotated[float | None, typer.Option(help="stop after this long")] = None,
+    workers: Annotated[int, typer.Option(help="processes sharing the venues of one market (one per core)")] = 1,
     log_level: LogLevel = "WARNING",
 ) -> None:
     """Serve every venue's real protocol on 127.0.0.1 from a synthetic market (or a capture)."""
     import asyncio
+    import gc
 
     from cryptoflow.sim.runner import FaultSpec, Simulator
 
@@ -298,11 +329,19 @@ def simulate(
         if replay is not None:
             from cryptoflow.sim.replay_server import ReplaySimulator
 
+            if workers > 1:
+                raise CryptoflowError("--workers applies to the synthetic market; --replay runs in one process")
             sim: Any = ReplaySimulator(replay, speed=speed, port_base=port_base)
+        elif workers > 1:
+            from cryptoflow.sim.workers import SimulatorPool
+
+            sim = SimulatorPool(workers, venues=_split(venues), symbols=_split(symbols), seed=seed,
+                                port_base=port_base, rate=rate, faults=_split(faults), log_level=log_level)
         else:
             sim = Simulator(venues=_split(venues), symbols=_split(symbols), seed=seed, port_base=port_base,
                             rate=rate, faults=[FaultSpec.parse(f) for f in _split(faults) or []])
         await sim.start()
+        gc.freeze()  # the market's long-lived state: out of every later collection
         eps = sim.endpoints()
         if as_json:
             sys.stdout.write(json.dumps(eps) + "\n")

@@ -26,6 +26,12 @@ come on top: per book per ``stats_interval_ms`` a ticker and an open candle; for
 mark price, a funding rate and open interest. Prices do not depend on ``event_rate``: the same
 seed gives the same fair prices, jumps, dislocations and liquidation times at any rate.
 
+Several processes: ``SyntheticMarket(config, active_venues=[...])`` steps only those venues'
+books but computes every book's prices and draws every random number of the full market (a
+small vectorised cost per step), so an active venue's events are exactly those of the full
+market with the same config; ``advance_by_venue`` returns them per venue. That is how
+``cryptoflow simulate --workers`` splits venues over processes and still has one market.
+
 What ``advance`` returns (every item has venue, market, symbol; ``ts == ts_recv`` = event time):
 
 - ``BookUpdate`` diffs: ``snapshot=False``, ``instrument`` = the venue's native id, ``bids`` /
@@ -51,6 +57,7 @@ import gc
 import logging
 import math
 import random
+from collections.abc import Iterable
 from operator import attrgetter
 
 import numpy as np
@@ -111,11 +118,18 @@ _TRADE_EVENTS = 3.05  # trade(s), diff, BBO
 class SyntheticMarket:
     """The simulated market: call ``advance`` to move simulated time and collect its events."""
 
-    def __init__(self, config: MarketConfig | None = None) -> None:
+    def __init__(self, config: MarketConfig | None = None, active_venues: Iterable[str] | None = None) -> None:
+        """``active_venues``: the venues whose books this instance steps (default: all; see
+        "Several processes" in the module docstring)."""
         self.config = cfg = config if config is not None else MarketConfig()
         self.symbols: list[SymbolSpec] = [symbol_spec(s) for s in cfg.symbols]
         self.venues: list[VenueSpec] = [venue_spec(v) for v in cfg.venues]
         check_config(cfg, self.symbols, self.venues)
+        all_venues = [v.venue for v in self.venues]
+        self.active_venues = frozenset(all_venues if active_venues is None else active_venues)
+        unknown = sorted(self.active_venues - set(all_venues))
+        if unknown:
+            raise ConfigError(f"active venue(s) {unknown} are not in the market: venues are {', '.join(all_venues)}")
         self.step_ns = step_ns = round(cfg.step_ms * 1e6)
         dt = step_ns / 1e9
         defs = book_defs(cfg, self.symbols, self.venues)
@@ -123,6 +137,11 @@ class SyntheticMarket:
             raise ConfigError("the market has no books: give at least one venue and one symbol")
         self._defs = defs
         self._index = {(d.venue, d.market, d.symbol): i for i, d in enumerate(defs)}
+        self._active = np.array([d.venue in self.active_venues for d in defs])
+        # Output groups: advance_by_venue() fills one list per active venue (book -> group index).
+        self._venue_order = [v for v in dict.fromkeys(d.venue for d in defs) if v in self.active_venues]
+        group = {v: g for g, v in enumerate(self._venue_order)}
+        self._book_group = [group.get(d.venue, -1) for d in defs]
 
         seeds = np.random.SeedSequence(cfg.seed).spawn(3 + len(defs))
         self._prices = pm = PriceModel(self.symbols, defs, step_ns, cfg.price, seeds[0], cfg.start_ns)
@@ -165,6 +184,7 @@ class SyntheticMarket:
             cfg.funding_avg_s,
             round(cfg.stats_interval_ms * 1e6),
             np.random.Generator(np.random.PCG64(seeds[2])),
+            active=np.flatnonzero(self._active).tolist(),
         )
         self._stats_ns = round(cfg.stats_interval_ms * 1e6)
         self._next_stats = (cfg.start_ns // self._stats_ns + 1) * self._stats_ns
@@ -194,7 +214,24 @@ class SyntheticMarket:
         Event times lie in ``(previous now_ns, new now_ns]``; ``ts_recv`` equals ``ts``.
         """
         out: list[SimEvent] = []
+        self._advance(to_ns, [out], [0] * len(self._defs))
+        self.events_emitted += len(out)
+        return out
+
+    def advance_by_venue(self, to_ns: int) -> dict[str, list[SimEvent]]:
+        """``advance`` split per venue: each list is exactly ``[e for e in advance(to_ns) if e.venue == v]``
+        (same events, same order), without a pass over all events to split them (the simulator's
+        clock publishes per venue). Every active venue has a list, possibly empty."""
+        outs: list[list[SimEvent]] = [[] for _ in self._venue_order]
+        self._advance(to_ns, outs, self._book_group)
+        self.events_emitted += sum(len(o) for o in outs)
+        return dict(zip(self._venue_order, outs, strict=True))
+
+    def _advance(self, to_ns: int, outs: list[list[SimEvent]], group: list[int]) -> None:
         step_ns = self.step_ns
+        if self._now + step_ns > to_ns:
+            return
+        sinks = [outs[g] if g >= 0 else [] for g in group]  # the output list of each book
         # The model creates no reference cycles, but it allocates millions of small lists and
         # tuples; pausing the cyclic collector meanwhile makes advance() ~1.6x faster.
         paused = gc.isenabled()
@@ -202,12 +239,10 @@ class SyntheticMarket:
             gc.disable()
         try:
             while self._now + step_ns <= to_ns:
-                self._step(out)
+                self._step(outs, group, sinks)
         finally:
             if paused:
                 gc.enable()
-        self.events_emitted += len(out)
-        return out
 
     def _refill(self) -> None:
         rng, n, nb = self._rng, 256, len(self._defs)
@@ -216,7 +251,9 @@ class SyntheticMarket:
         self._churn = rng.poisson(self._churn_mean, (n, nb)) if self._churn_mean > 0 else np.zeros((n, nb), int)
         self._block_left = n
 
-    def _step(self, out: list[SimEvent]) -> None:
+    def _step(self, outs: list[list[SimEvent]], group: list[int], sinks: list[list[SimEvent]]) -> None:
+        """One internal step: books' events go to ``outs[group[book]]`` (time order within each
+        list), the slow streams to ``sinks[book]``."""
         pm = self._prices
         pm.step()
         if self._block_left == 0:
@@ -241,8 +278,9 @@ class SyntheticMarket:
         liqs = pm.liquidations
         for b in liqs:
             active[b] = True
+        active &= self._active  # books of other workers' venues: priced and drawn for, not stepped
         if not active.any():
-            self._stats_due(t_end, out)
+            self._stats_due(t_end, sinks)
             return
         quote_l, churn_l, trades_l = quote.tolist(), churn.tolist(), trades.tolist()
         bids: list[int] = []
@@ -253,10 +291,14 @@ class SyntheticMarket:
             bid = np.floor(np.exp(pm.log_mid) / self._unit_price - spread / 2.0 + 0.5)
             bids, asks = bid.astype(np.int64).tolist(), (bid + spread).astype(np.int64).tolist()
         books, dt_ns = self._books, self.step_ns
-        step_out: list[SimEvent] = []
-        n_active = 0
+        # per output list: this step's events and how many books wrote them (>1: merge by time)
+        bufs: dict[int, tuple[list[SimEvent], list[int]]] = {}
         for b in np.flatnonzero(active).tolist():
-            n_active += 1
+            g = group[b]
+            entry = bufs.get(g)
+            if entry is None:
+                entry = bufs[g] = ([], [0])
+            entry[1][0] += 1
             books[b].step(
                 t0,
                 dt_ns,
@@ -265,16 +307,17 @@ class SyntheticMarket:
                 trades_l[b],
                 p_buy[b],
                 liqs.get(b),
-                step_out,
+                entry[0],
             )
-        if n_active > 1:
-            step_out.sort(key=_event_ts)
-        out.extend(step_out)
-        self._stats_due(t_end, out)
+        for g, (buf, n) in bufs.items():
+            if n[0] > 1:
+                buf.sort(key=_event_ts)  # stable: same-time events keep book order
+            outs[g].extend(buf)
+        self._stats_due(t_end, sinks)
 
-    def _stats_due(self, t_end: int, out: list[SimEvent]) -> None:
+    def _stats_due(self, t_end: int, sinks: list[list[SimEvent]]) -> None:
         if t_end >= self._next_stats:
-            self._stats.tick(t_end, out)
+            self._stats.tick(t_end, sinks)
             self._next_stats += self._stats_ns
 
     # ---- queries ----------------------------------------------------------------------------
@@ -289,6 +332,8 @@ class SyntheticMarket:
                 f"no simulated book for {venue} {market} {symbol}: books are "
                 f"{', '.join(f'{v}/{m}/{s}' for v, m, s in self.book_keys()[:20])}"
             )
+        if not self._active[i]:
+            raise ConfigError(f"{venue} is not stepped by this market instance (active: {sorted(self.active_venues)})")
         return self._books[i]
 
     def instrument_id(self, venue: str, market: str, symbol: str) -> str:

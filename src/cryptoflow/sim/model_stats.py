@@ -46,8 +46,12 @@ class StatsModel:
         funding_avg_s: float,
         stats_ns: int,
         rng: np.random.Generator,
+        active: list[int] | None = None,
     ) -> None:
+        """``active``: the books to emit for (default: all). Every book is backfilled and every
+        random number drawn as for the full market, so a book's streams do not depend on it."""
         self.books, self.defs, self.prices = books, defs, prices
+        self.active = list(range(len(books))) if active is None else list(active)
         self.ticks = [Decimals.of(d.tick) for d in defs]
         n = len(books)
         self.minute = start_ns // MINUTE_NS  # epoch minute of the open candle
@@ -112,15 +116,21 @@ class StatsModel:
         self.d_qvol = self.r_qvol[:, keep].sum(axis=1).tolist()
 
     # ---- emission ------------------------------------------------------------------------
-    def tick(self, ts: int, out: list) -> None:
-        """Emit the slow streams of every book at ``ts`` (closing the minute if it ended)."""
+    def tick(self, ts: int, outs: list[list]) -> None:
+        """Emit the slow streams of every active book at ``ts`` to ``outs[book]`` (closing the
+        minute if it ended)."""
         minute = ts // MINUTE_NS
         if minute != self.minute:
-            self._close_minute(ts, out)
+            self._close_minute(ts, outs)
             self.minute = minute
             self._day_stats()
         index_log = self.prices.index_log.tolist()
-        for b, book in enumerate(self.books):
+        # one draw per book and tick, used or not: a book's open interest path does not depend on
+        # which other books are stepped (see SyntheticMarket's active_venues)
+        oi_noise = self.rng.standard_normal(len(self.books)).tolist()
+        for b in self.active:
+            book = self.books[b]
+            out = outs[b]
             d = self.defs[b]
             venue, market, symbol = d.venue, d.market, d.symbol
             last = book.c_close
@@ -161,15 +171,15 @@ class StatsModel:
             nxt = (ts // interval_ns + 1) * interval_ns
             out.append(MarkPrice(venue, market, symbol, ts, ts, mark, index))
             out.append(Funding(venue, market, symbol, ts, ts, rate, rate, nxt, hours))
-            oi = self._open_interest(b, book)
+            oi = self._open_interest(b, book, oi_noise[b])
             out.append(OpenInterest(venue, market, symbol, ts, ts, None, oi, round(oi * mark, 2)))
 
-    def _open_interest(self, b: int, book: BookSim) -> float:
+    def _open_interest(self, b: int, book: BookSim, noise: float) -> float:
         flow, liq = book.flow_base, book.liq_base
         book.flow_base = book.liq_base = 0.0
         oi, oi0 = self.oi[b], self.oi0[b]
         if flow:
-            opened = 0.3 * float(self.rng.standard_normal()) + 3.0 * (oi0 - oi) / oi0
+            opened = 0.3 * noise + 3.0 * (oi0 - oi) / oi0
             oi += flow * max(-1.0, min(1.0, opened))
         oi = max(oi - liq, 0.05 * oi0)
         lot = book.lnum / book.lden
@@ -197,11 +207,12 @@ class StatsModel:
             closed,
         )
 
-    def _close_minute(self, ts: int, out: list) -> None:
+    def _close_minute(self, ts: int, outs: list[list]) -> None:
         slot = self.minute % _DAY_MINUTES
-        for b, book in enumerate(self.books):
+        for b in self.active:
+            book = self.books[b]
             closed = self._candle(b, book, ts, closed=True)
-            out.append(closed)
+            outs[b].append(closed)
             self.closed[b].append(closed)
             self.r_open[b, slot] = book.c_open
             self.r_high[b, slot] = book.c_high

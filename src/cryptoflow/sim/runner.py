@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import Counter
@@ -22,6 +23,11 @@ from cryptoflow.symbols import DEFAULT_SYMBOLS, InstrumentRegistry, canonical_sy
 from cryptoflow.venues import VENUE_IDS
 
 log = logging.getLogger(__name__)
+
+# When the machine cannot keep up with the configured rate, the clock computes at most this much
+# simulated time per turn of the event loop, so connections, pings and REST stay served (the
+# market then lags the wall clock; ``stats()["market_lag_ms"]`` says by how much).
+MAX_CATCH_UP_NS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,14 @@ class FaultSpec:
 
 
 class Simulator:
-    """Runs the market and every venue server until ``stop()``."""
+    """Runs the market and every venue server until ``stop()``.
+
+    ``market_venues`` (default: ``venues``) are the venues of the market; this simulator serves
+    ``venues`` among them. With the same seed, symbols, rate and ``start_ns``, simulators serving
+    different venues of one market send exactly what a single simulator of all of them would
+    (``cryptoflow simulate --workers``, ``sim/workers.py``). Ports with ``port_base`` follow the
+    venue's position in ``market_venues``, so they do not depend on how venues are split.
+    """
 
     def __init__(
         self,
@@ -61,11 +74,18 @@ class Simulator:
         faults: list[FaultSpec] | None = None,
         step_ms: float = 20.0,
         registry: InstrumentRegistry | None = None,
+        market_venues: list[str] | None = None,
+        start_ns: int | None = None,
     ) -> None:
         self.venue_ids = venues or list(VENUE_IDS)
-        bad = [v for v in self.venue_ids if v not in VENUE_IDS]
+        self.market_venues = market_venues or list(self.venue_ids)
+        bad = [v for v in (*self.venue_ids, *self.market_venues) if v not in VENUE_IDS]
         if bad:
             raise ConfigError(f"unknown venue(s) {bad}; venues are: {', '.join(VENUE_IDS)}")
+        if not set(self.venue_ids) <= set(self.market_venues):
+            raise ConfigError(f"served venues {self.venue_ids} must be among the market's {self.market_venues}")
+        self.start_ns = start_ns
+        self.market_lag_ns = 0  # how far the market lagged the wall clock at the last clock step
         self.symbols = [canonical_symbol(s) for s in (symbols or DEFAULT_SYMBOLS)]
         self.seed = seed
         self.port_base = port_base
@@ -85,17 +105,22 @@ class Simulator:
     def _listed(self, venue_id: str) -> list[Any]:
         return [i for i in self.registry.instruments(venue_id) if i.symbol in self.symbols]
 
-    async def start(self) -> None:
-        self.t0_ns = time.time_ns()
-        listed = {v: self._listed(v) for v in self.venue_ids}
-        self.market = SyntheticMarket(
-            MarketConfig.for_instruments(
-                {v: [(i.market, i.symbol) for i in insts] for v, insts in listed.items()},
-                seed=self.seed, rate=self.rate, start_ns=self.t0_ns,
-            )
+    def market_config(self, start_ns: int) -> MarketConfig:
+        """The market every simulator of ``market_venues`` with this seed and rate runs."""
+        return MarketConfig.for_instruments(
+            {v: [(i.market, i.symbol) for i in self._listed(v)] for v in self.market_venues},
+            seed=self.seed, rate=self.rate, start_ns=start_ns,
         )
-        for n, vid in enumerate(self.venue_ids):
+
+    async def start(self) -> None:
+        self.t0_ns = self.start_ns if self.start_ns is not None else time.time_ns()
+        listed = {v: self._listed(v) for v in self.market_venues}
+        self.market = SyntheticMarket(  # a venue listing none of the symbols has no books (its server is idle)
+            self.market_config(self.t0_ns), active_venues=[v for v in self.venue_ids if listed[v]]
+        )
+        for vid in self.venue_ids:
             srv = VenueServer(sim_venue_class(vid)(listed[vid], self.market))
+            n = self.market_venues.index(vid)
             ws_port = self.port_base + 2 * n if self.port_base else 0
             await srv.start(ws_port, ws_port + 1 if self.port_base else 0)
             self.servers[vid] = srv
@@ -111,24 +136,47 @@ class Simulator:
     def step(self, to_ns: int) -> int:
         """Advance the market to ``to_ns`` and publish what happened; returns items published."""
         assert self.market is not None
-        items = self.market.advance(to_ns)
-        by_venue: dict[str, list[Any]] = {}
-        for it in items:
-            by_venue.setdefault(it.venue, []).append(it)
-        for vid, its in by_venue.items():
-            srv = self.servers.get(vid)
-            if srv is not None:
-                srv.publish(its)
-                self.items_by_venue[vid] += len(its)
-        self.items_generated += len(items)
-        return len(items)
+        # Encoding and publishing create no reference cycles either (see SyntheticMarket.advance):
+        # the cyclic collector would only walk the millions of short-lived frames and tuples.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            n = 0
+            for vid, its in self.market.advance_by_venue(to_ns).items():
+                if not its:
+                    continue
+                srv = self.servers.get(vid)
+                if srv is not None:
+                    srv.publish(its)
+                    self.items_by_venue[vid] += len(its)
+                n += len(its)
+        finally:
+            if paused:
+                gc.enable()
+        self.items_generated += n
+        return n
 
     async def _clock(self) -> None:
+        assert self.market is not None
+        warned = False
         while not self._stop.is_set():
+            wait = self.step_s
             if not self.frozen:
-                self.step(time.time_ns())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.step_s)
+                now = time.time_ns()
+                self.step(min(now, self.market.now_ns + MAX_CATCH_UP_NS))
+                lag = self.market_lag_ns = now - self.market.now_ns
+                if lag > MAX_CATCH_UP_NS:  # behind: go on at once, after the loop's other work
+                    wait = 0.0
+                    if lag > 5_000_000_000 and not warned:
+                        warned = True
+                        log.warning("the market runs behind the wall clock (rate %s is more than this machine "
+                                    "computes in real time): event times lag", self.rate)
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), wait)
+            else:
+                await asyncio.sleep(0)
 
     async def _housekeeping(self) -> None:
         last_ping: dict[str, float] = {}
@@ -164,6 +212,7 @@ class Simulator:
             "frames_sent": sum(s.stats["frames_sent"] for s in self.servers.values()),
             "by_venue": {v: dict(s.stats) for v, s in self.servers.items()},
             "faults": self.fault_counts(),
+            "market_lag_ms": round(self.market_lag_ns / 1e6),
         }
 
     async def stop(self) -> None:

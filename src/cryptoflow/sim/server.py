@@ -26,20 +26,23 @@ FAULT_KINDS = ("drop", "gap", "malformed", "stall", "refuse", "slow", "lifetime"
 MAX_CLIENT_BACKLOG = 64 << 20  # bytes queued for one client before it is dropped as too slow
 
 
-def ws_text_frame(payload: bytes) -> bytes:
-    """One unmasked, unfragmented server->client TEXT frame (RFC 6455 5.2).
+_HEADERS: list[bytes | None] = [bytes((0x81, n)) for n in range(126)] + [None] * (65536 - 126)
+
+
+def ws_text_header(n: int) -> bytes:
+    """Header of one unmasked, unfragmented server->client TEXT frame of ``n`` payload bytes (RFC 6455 5.2).
 
     Why by hand: ``WSTransport.send`` costs one socket write per frame per connection (~10 us,
-    the simulator's top cost); publishing builds each frame once and writes a connection's
+    the simulator's top cost); publishing frames each payload once and writes a connection's
     frames of one clock step with a single ``transport.write`` (the bytes on the wire are the
     same as picows would send).
     """
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
     if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+        h = _HEADERS[n]
+        if h is None:  # built once per length seen
+            h = _HEADERS[n] = b"\x81\x7e" + n.to_bytes(2, "big")
+        return h
+    return b"\x81\x7f" + n.to_bytes(8, "big")
 
 
 @dataclass
@@ -138,8 +141,8 @@ class SimConnection(picows.WSListener):
             log.warning("%s: client %d MB behind: disconnected", self.server.sim.venue_id, MAX_CLIENT_BACKLOG >> 20)
             tr.disconnect()
 
-    def queue(self, framed: bytes) -> bool:
-        """Queue one pre-built frame (see ``ws_text_frame``); True if this is the first queued."""
+    def queue(self, data: bytes) -> bool:
+        """Queue one TEXT frame's payload (framed at flush); True if this is the first queued."""
         tr = self.transport
         if tr is None or tr.is_disconnected:
             return False
@@ -153,18 +156,20 @@ class SimConnection(picows.WSListener):
                 self._sent_in_burst = 0
                 self._paused_until = now + f.slow_pause_s
         out = self._out
-        out.append(framed)
-        return len(out) == 1
+        out.append(ws_text_header(len(data)))
+        out.append(data)
+        return len(out) == 2
 
     def flush(self) -> None:
-        """Write the queued frames with one socket write; drop a client that is far behind."""
+        """Write the queued frames (header, payload, header, ...) with one socket write; drop a
+        client that is far behind."""
         out, self._out = self._out, []
         tr = self.transport
         if not out or tr is None or tr.is_disconnected:
             return
         utr = tr.underlying_transport
-        utr.write(out[0] if len(out) == 1 else b"".join(out))
-        n = len(out)
+        utr.write(b"".join(out))
+        n = len(out) >> 1
         self.server.stats["frames_sent"] += n
         before = self._sent
         self._sent += n
@@ -210,11 +215,48 @@ class VenueServer:
 
     # ---- publishing ----------------------------------------------------------------------------
     def publish(self, items: list[Any]) -> None:
+        """Encode the market's items (all of them: encoders keep sequence state) and send each
+        frame to the connections subscribed to its topic, one socket write per connection."""
         f = self.faults
         if f.stall_until and time.monotonic() < f.stall_until:
             for item in items:
                 self.sim.encode(item)  # the market moves on; nothing reaches the clients
             return
+        if f.skip_book_frames or f.malformed or f.slow_burst:
+            self._publish_with_faults(items)
+            return
+        # The hot path (most of the simulator's time is here and in the encoders): each frame is
+        # encoded and its header looked up once, then its header and payload are queued on every
+        # subscribed connection and joined at the flush.
+        subs = self.subs
+        encode = self.sim.encode
+        headers = _HEADERS
+        dirty: list[SimConnection] = []
+        published = 0
+        for item in items:
+            for topic, frame in encode(item):
+                conns = subs.get(topic)
+                if not conns:
+                    continue
+                data = frame.encode()
+                n = len(data)
+                hdr = headers[n] if n < 65536 else None
+                if hdr is None:
+                    hdr = ws_text_header(n)
+                for c in conns:
+                    out = c._out
+                    if not out:
+                        dirty.append(c)
+                    out.append(hdr)
+                    out.append(data)
+                published += 1
+        for c in dirty:
+            c.flush()
+        self.stats["frames_published"] += published
+
+    def _publish_with_faults(self, items: list[Any]) -> None:
+        """``publish`` with armed gap / malformed / slow faults (checked per frame)."""
+        f = self.faults
         subs = self.subs
         encode = self.sim.encode
         dirty: list[SimConnection] = []
@@ -233,9 +275,8 @@ class VenueServer:
                     f.malformed -= 1
                     f.done["malformed"] += 1
                     data = data[: max(1, len(data) // 2)]
-                framed = ws_text_frame(data)
                 for c in conns:
-                    if c.queue(framed):
+                    if c.queue(data):
                         dirty.append(c)
                 published += 1
         # one write per connection per clock step; nothing else runs on the loop in between, so

@@ -13,16 +13,47 @@ from typing import Any, ClassVar
 import msgspec
 
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
-from cryptoflow.sim.protocol import ClientReply, ConnState, RestResponse, SimVenue
+from cryptoflow.sim.protocol import FLOAT_TEXT, ClientReply, ConnState, RestResponse, SimVenue
 from cryptoflow.sim.venues.binance_rest import BinanceRestSim, throttled
+from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 
 _enc = msgspec.json.encode
 _MS = 1_000_000
+_R = FLOAT_TEXT  # repr of a float, memoised (the encoders' main cost)
 
 
-def _lv(levels: list[tuple[float, float]]) -> str:
-    return "[" + ",".join(f'["{p!r}","{q!r}"]' for p, q in levels) + "]"
+def _lv(levels: list[tuple[float, float]], R: dict[float, str] = _R) -> str:
+    """``[["price","qty"],...]`` as Binance writes levels."""
+    if not levels:
+        return "[]"
+    if len(levels) == 1:
+        p, q = levels[0]
+        return f'[["{R[p]}","{R[q]}"]]'
+    return '[["' + '"],["'.join([f'{R[p]}","{R[q]}' for p, q in levels]) + '"]]'
+
+
+class _Sym:
+    """Per instrument: the constant parts of its frames, built once, and its update ids."""
+
+    __slots__ = ("bbo_head", "bbo_s", "depth_head", "depth_s", "depth_topic", "last_u", "low", "market", "native",
+                 "prev_u", "ticker_topic", "trade_head", "trade_s", "trade_topic")
+
+    def __init__(self, inst: Instrument, futures: bool) -> None:
+        s = self.native = inst.native
+        low = self.low = s.lower()
+        self.market = inst.market
+        self.depth_topic = t = f"{low}@depth@100ms"
+        self.depth_head = f'{{"stream":"{t}","data":{{"e":"depthUpdate","E":'
+        self.depth_s = f',"s":"{s}","U":'
+        self.trade_topic = t = f"{low}@aggTrade"
+        self.trade_head = f'{{"stream":"{t}","data":{{"e":"aggTrade","E":'
+        self.trade_s = f',"s":"{s}","p":"'
+        self.ticker_topic = t = f"{low}@bookTicker"
+        self.bbo_head = f'{{"stream":"{t}","data":{{' + ('"e":"bookTicker","u":' if futures else '"u":')
+        self.bbo_s = f',"s":"{s}","b":"'
+        self.prev_u: int | None = None  # last final update id sent on the depth stream (next pu)
+        self.last_u = 0  # last book update id (bookTicker u when a BBO carries none)
 
 
 class _Request(msgspec.Struct):
@@ -42,8 +73,7 @@ class BinanceSim(SimVenue):
 
     def __init__(self, instruments, market) -> None:  # type: ignore[no-untyped-def]
         super().__init__(instruments, market)
-        self._prev_u: dict[str, int] = {}  # topic -> last final update id sent (for pu)
-        self._last_u: dict[str, int] = {}  # native -> last book update id (for bookTicker u)
+        self._syms = {key: _Sym(inst, self.futures) for key, inst in self.by_symbol.items()}
         self._funding: dict[str, Funding] = {}
         self._oi: dict[str, OpenInterest] = {}
         self._agg_id = 0
@@ -192,64 +222,46 @@ class BinanceSim(SimVenue):
         return []
 
     def _trade(self, tr: Trade) -> list[tuple[str, str]]:
-        inst = self.instrument_for(tr.market, tr.symbol)
-        if inst is None:
+        r = self._syms.get((tr.market, tr.symbol))
+        if r is None:
             return []
-        s = inst.native
-        low = s.lower()
-        self.rest_api.on_trade(s, tr)
+        self.rest_api.on_trade(r.native, tr)
         self._agg_id += 1
         tid = tr.trade_id if tr.trade_id.isdigit() else str(self._agg_id)
         e = tr.ts // _MS
         m = "true" if tr.side == "sell" else "false"
-        frame = (
-            f'{{"e":"aggTrade","E":{e},"a":{tid},"s":"{s}","p":"{tr.price!r}","q":"{tr.qty!r}",'
-            f'"f":{tid},"l":{tid},"T":{e},"m":{m}}}'
-        )
-        return [(f"{low}@aggTrade", f'{{"stream":"{low}@aggTrade","data":{frame}}}')]
+        R = _R
+        return [(r.trade_topic, f'{r.trade_head}{e},"a":{tid}{r.trade_s}{R[tr.price]}","q":"{R[tr.qty]}",'
+                                f'"f":{tid},"l":{tid},"T":{e},"m":{m}}}}}')]
 
     def _bbo(self, b: BBO) -> list[tuple[str, str]]:
-        inst = self.instrument_for(b.market, b.symbol)
-        if inst is None:
+        r = self._syms.get((b.market, b.symbol))
+        if r is None:
             return []
-        s = inst.native
-        low = s.lower()
-        u = b.update_id if b.update_id is not None else self._last_u.get(s, 0)
+        u = b.update_id if b.update_id is not None else r.last_u
+        R = _R
+        body = (f'{r.bbo_head}{u}{r.bbo_s}{R[b.bid_price]}","B":"{R[b.bid_qty]}",'
+                f'"a":"{R[b.ask_price]}","A":"{R[b.ask_qty]}"')
         if self.futures:
             e = b.ts // _MS
-            frame = (
-                f'{{"e":"bookTicker","u":{u},"s":"{s}","b":"{b.bid_price!r}","B":"{b.bid_qty!r}",'
-                f'"a":"{b.ask_price!r}","A":"{b.ask_qty!r}","T":{e},"E":{e}}}'
-            )
-        else:
-            frame = (
-                f'{{"u":{u},"s":"{s}","b":"{b.bid_price!r}","B":"{b.bid_qty!r}",'
-                f'"a":"{b.ask_price!r}","A":"{b.ask_qty!r}"}}'
-            )
-        return [(f"{low}@bookTicker", f'{{"stream":"{low}@bookTicker","data":{frame}}}')]
+            return [(r.ticker_topic, f'{body},"T":{e},"E":{e}}}}}')]
+        return [(r.ticker_topic, f"{body}}}}}")]
 
     def _depth(self, d: BookUpdate) -> list[tuple[str, str]]:
-        inst = self.instrument_for(d.market, d.symbol)
-        if inst is None:
+        r = self._syms.get((d.market, d.symbol))
+        if r is None:
             return []
-        s = inst.native
-        low = s.lower()
-        topic = f"{low}@depth@100ms"
-        first = d.first_seq if d.first_seq >= 0 else d.seq
-        pu = self._prev_u.get(topic, first - 1)
-        self._prev_u[topic] = d.seq
-        self._last_u[s] = d.seq
+        seq = d.seq
+        first = d.first_seq if d.first_seq >= 0 else seq
+        pu = r.prev_u if r.prev_u is not None else first - 1
+        r.prev_u = r.last_u = seq
         e = d.ts // _MS
+        levels = f'"b":{_lv(d.bids)},"a":{_lv(d.asks)}}}}}'
         if self.futures:
-            frame = (
-                f'{{"e":"depthUpdate","E":{e},"T":{e},"s":"{s}","U":{first},"u":{d.seq},"pu":{pu},'
-                f'"b":{_lv(d.bids)},"a":{_lv(d.asks)}}}'
-            )
+            frame = f'{r.depth_head}{e},"T":{e}{r.depth_s}{first},"u":{seq},"pu":{pu},{levels}'
         else:
-            frame = (
-                f'{{"e":"depthUpdate","E":{e},"s":"{s}","U":{first},"u":{d.seq},"b":{_lv(d.bids)},"a":{_lv(d.asks)}}}'
-            )
-        return [(topic, f'{{"stream":"{topic}","data":{frame}}}')]
+            frame = f'{r.depth_head}{e}{r.depth_s}{first},"u":{seq},{levels}'
+        return [(r.depth_topic, frame)]
 
     # ---- REST ------------------------------------------------------------------------------------
     def rest(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> RestResponse | None:

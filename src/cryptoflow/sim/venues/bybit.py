@@ -51,7 +51,7 @@ from cryptoflow.errors import ConfigError
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS, DEFAULT_VENUE_SPECS
 from cryptoflow.sim.model_stats import FUNDING_CAP
-from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.protocol import ClientReply, ConnState, FloatText, MarketView, RestResponse, SimVenue
 from cryptoflow.sim.venues import bybit_rest
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
@@ -121,24 +121,38 @@ LINEAR_TICKER_KEYS: tuple[str, ...] = (
 )
 
 
-def _s(x: float) -> str:
+def _plain(x: float) -> str:
     """A float as Bybit writes numbers: a plain decimal string, never exponent notation."""
     r = repr(x)
     return r if "e" not in r else format(Decimal(r), "f")
 
 
+_S = FloatText(_plain)  # memoised _plain: writing floats is most of the encoders' cost
+_s = _S.__getitem__
+
+
 def _q(x: float) -> str:
     """A size: ``"0"`` deletes a level."""
-    return _s(x) if x else "0"
+    return _S[x] if x else "0"
 
 
-def _lv(levels: list[tuple[float, float]], cs: float) -> str:
+def _lv(levels: list[tuple[float, float]], cs: float, S: FloatText = _S) -> str:
+    """``[["price","size"],...]``, sizes in contracts (``cs`` base units each); size "0" deletes."""
+    if not levels:
+        return "[]"
     if cs != 1.0:
-        levels = [(p, q / cs) for p, q in levels]
-    out = "[" + ",".join(f'["{p!r}","{q!r}"]' if q else f'["{p!r}","0"]' for p, q in levels) + "]"
-    if "e" in out:  # rare: a tiny or huge number in exponent form
-        out = "[" + ",".join(f'["{_s(p)}","{_q(q)}"]' for p, q in levels) + "]"
-    return out
+        return "[" + ",".join([f'["{S[p]}","{S[q / cs]}"]' if q else f'["{S[p]}","0"]' for p, q in levels]) + "]"
+    if len(levels) == 1:
+        p, q = levels[0]
+        return f'[["{S[p]}","{S[q]}"]]' if q else f'[["{S[p]}","0"]]'
+    return "[" + ",".join([f'["{S[p]}","{S[q]}"]' if q else f'["{S[p]}","0"]' for p, q in levels]) + "]"
+
+
+def _lv1(p: float, q: float, cs: float, S: FloatText = _S) -> str:
+    """One level: ``_lv([(p, q)], cs)``."""
+    if not q:
+        return f'[["{S[p]}","0"]]'
+    return f'[["{S[p]}","{S[q if cs == 1.0 else q / cs]}"]]'
 
 
 def _hours(h: float | None) -> str:
@@ -149,9 +163,9 @@ def _hours(h: float | None) -> str:
 
 def _bbo_fields(q: BBO, cs: float) -> tuple[tuple[str, str], ...]:
     return (
-        ("bid1Price", _s(q.bid_price)),
+        ("bid1Price", _S[q.bid_price]),
         ("bid1Size", _q(q.bid_qty / cs)),
-        ("ask1Price", _s(q.ask_price)),
+        ("ask1Price", _S[q.ask_price]),
         ("ask1Size", _q(q.ask_qty / cs)),
     )
 
@@ -185,6 +199,8 @@ class _Book:
         "k_ob1",
         "k_tick",
         "k_trade",
+        "l1_head",
+        "l1_mid",
         "last_trade",
         "native",
         "obs",
@@ -197,6 +213,7 @@ class _Book:
         "tick_cs",
         "tick_dir",
         "tick_ts",
+        "trade_head",
         "u1",
     )
 
@@ -209,13 +226,20 @@ class _Book:
         self.cs = inst.contract_size if inst.contract_type == "linear" else 1.0
         self.k_trade = f"{cat}:publicTrade.{s}"
         self.k_ob1 = f"{cat}:orderbook.1.{s}"
+        self.trade_head = f'{{"topic":"publicTrade.{s}","type":"snapshot","ts":'
+        self.l1_head = f'{{"topic":"orderbook.1.{s}","type":"snapshot","ts":'
+        self.l1_mid = f',"data":{{"s":"{s}","b":'
         self.k_tick = f"{cat}:tickers.{s}"
         self.k_liq = f"{cat}:allLiquidation.{s}"
         self.pfx = f"{cat}:"  # topic key prefix
-        # (topic key, wire topic, u offset) per maintained-book depth; ``obs``: the depths ever
-        # subscribed (only those are encoded: u follows the market's ids, so a late start links)
-        self.obs_all = {d: (f"{cat}:orderbook.{d}.{s}", f"orderbook.{d}.{s}", U_OFFSET[d]) for d in BOOK_DEPTHS}
-        self.obs: list[tuple[str, str, int]] = []
+        # (topic key, wire topic, u offset, delta frame head) per maintained-book depth; ``obs``: the
+        # depths ever subscribed (only those are encoded: u follows the market's ids, so a late start links)
+        self.obs_all = {
+            d: (f"{cat}:orderbook.{d}.{s}", f"orderbook.{d}.{s}", U_OFFSET[d],
+                f'{{"topic":"orderbook.{d}.{s}","type":"delta","ts":')
+            for d in BOOK_DEPTHS
+        }
+        self.obs: list[tuple[str, str, int, str]] = []
         self.seq = 0  # last market book update id seen
         self.u1 = L1_U_START  # orderbook.1 u (last pushed)
         self.last_trade = 0.0
@@ -411,30 +435,31 @@ class BybitSim(SimVenue):
         if not b.obs:
             return []
         ms = d.ts // _MS
-        kind = "snapshot" if d.snapshot else "delta"
         s = b.native
-        body = f'"b":{_lv(d.bids, b.cs)},"a":{_lv(d.asks, b.cs)},"u":'
+        body = f',"data":{{"s":"{s}","b":{_lv(d.bids, b.cs)},"a":{_lv(d.asks, b.cs)},"u":'
         tail = f',"seq":{SEQ_BASE + seq}}},"cts":{ms}}}'
-        return [
-            (key, f'{{"topic":"{wire}","type":"{kind}","ts":{ms},"data":{{"s":"{s}",{body}{seq + off}{tail}')
-            for key, wire, off in b.obs
-        ]
+        if d.snapshot:
+            return [
+                (key, f'{{"topic":"{wire}","type":"snapshot","ts":{ms}{body}{seq + off}{tail}')
+                for key, wire, off, _ in b.obs
+            ]
+        return [(key, f"{head}{ms}{body}{seq + off}{tail}") for key, _, off, head in b.obs]
 
     def _l1_frame(
         self, b: _Book, ms: int, bids: list[tuple[float, float]], asks: list[tuple[float, float]], u: int, seq: int
     ) -> str:
-        s = b.native
-        return (
-            f'{{"topic":"orderbook.1.{s}","type":"snapshot","ts":{ms},"data":{{"s":"{s}","b":{_lv(bids, b.cs)},'
-            f'"a":{_lv(asks, b.cs)},"u":{u},"seq":{seq}}},"cts":{ms}}}'
-        )
+        return f'{b.l1_head}{ms}{b.l1_mid}{_lv(bids, b.cs)},"a":{_lv(asks, b.cs)},"u":{u},"seq":{seq}}},"cts":{ms}}}'
 
     def _bbo(self, q: BBO, b: _Book) -> list[tuple[str, str]]:
         b.u1 += 1
         seq = SEQ_BASE + (q.update_id if q.update_id is not None else b.seq)
-        out = [
-            (b.k_ob1, self._l1_frame(b, q.ts // _MS, [(q.bid_price, q.bid_qty)], [(q.ask_price, q.ask_qty)], b.u1, seq))
-        ]
+        ms = q.ts // _MS
+        cs = b.cs
+        l1 = (
+            f'{b.l1_head}{ms}{b.l1_mid}{_lv1(q.bid_price, q.bid_qty, cs)},"a":{_lv1(q.ask_price, q.ask_qty, cs)},'
+            f'"u":{b.u1},"seq":{seq}}},"cts":{ms}}}'
+        )
+        out = [(b.k_ob1, l1)]
         if b.cat == "linear":
             b.bbo_pending = q
             if b.tick is None or q.ts // _MS - b.bbo_ms >= TICKER_PUSH_MS:
@@ -447,12 +472,12 @@ class BybitSim(SimVenue):
         ms = t.ts // _MS
         s = b.native
         side = "Buy" if t.side == "buy" else "Sell"
-        qty = _s(t.qty / b.cs if b.cs != 1.0 else t.qty)
+        qty = _S[t.qty / b.cs if b.cs != 1.0 else t.qty]
         px = t.price
         seq = SEQ_BASE + b.seq + 1  # the book update this fill causes
         if b.cat == "spot":
             d = (
-                f'{{"i":"{t.trade_id}","T":{ms},"p":"{_s(px)}","v":"{qty}","S":"{side}","s":"{s}","BT":false,'
+                f'{{"i":"{t.trade_id}","T":{ms},"p":"{_S[px]}","v":"{qty}","S":"{side}","s":"{s}","BT":false,'
                 f'"RPI":false,"seq":{seq}}}'
             )
         else:
@@ -464,11 +489,11 @@ class BybitSim(SimVenue):
             elif b.tick_dir in ("PlusTick", "MinusTick"):
                 b.tick_dir = "Zero" + b.tick_dir
             d = (
-                f'{{"T":{ms},"s":"{s}","S":"{side}","v":"{qty}","p":"{_s(px)}","L":"{b.tick_dir}",'
+                f'{{"T":{ms},"s":"{s}","S":"{side}","v":"{qty}","p":"{_S[px]}","L":"{b.tick_dir}",'
                 f'"i":"{t.trade_id}","BT":false,"RPI":false,"seq":{seq}}}'
             )
         b.last_trade = px
-        return [(b.k_trade, f'{{"topic":"publicTrade.{s}","type":"snapshot","ts":{ms},"data":[{d}]}}')]
+        return [(b.k_trade, f'{b.trade_head}{ms},"data":[{d}]}}')]
 
     def _liquidation(self, liq: Liquidation, b: _Book) -> list[tuple[str, str]]:
         if b.cat != "linear":
