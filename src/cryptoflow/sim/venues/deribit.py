@@ -67,7 +67,7 @@ import msgspec
 
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS, Decimals
-from cryptoflow.sim.protocol import ClientReply, ConnState, RestResponse, SimVenue
+from cryptoflow.sim.protocol import FLOAT_TEXT, ClientReply, ConnState, RestResponse, SimVenue
 from cryptoflow.sim.venues.deribit_rest import DeribitRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
@@ -78,6 +78,7 @@ _enc = msgspec.json.encode
 _MS = 1_000_000
 _MINUTE_NS = 60_000_000_000
 _8H_MS = 8 * 3_600_000
+_R = FLOAT_TEXT  # repr of a float, memoised (the encoders' main cost); amounts are floats too
 
 WS_PATH = "/ws/api/v2"
 REST_PREFIX = "/api/v2"
@@ -363,8 +364,9 @@ class DeribitSim(SimVenue):
             snap = self.market.book_snapshot(self.venue_id, c.inst.market, c.inst.symbol, SNAPSHOT_DEPTH)
             if not c.seeded:
                 self._seed(c, snap)
-            bids = ",".join(f'["new",{p!r},{c.amount(q, p)!r}]' for p, q in snap.bids if q > 0)
-            asks = ",".join(f'["new",{p!r},{c.amount(q, p)!r}]' for p, q in snap.asks if q > 0)
+            R, amount = _R, c.amount
+            bids = ",".join([f'["new",{R[p]},{R[amount(q, p)]}]' for p, q in snap.bids if q > 0])
+            asks = ",".join([f'["new",{R[p]},{R[amount(q, p)]}]' for p, q in snap.asks if q > 0])
             return [
                 f'{c.book_head}"type":"snapshot","timestamp":{snap.ts // _MS},"instrument_name":"{c.native}",'
                 f'"change_id":{snap.seq},"bids":[{bids}],"asks":[{asks}]}}}}}}'
@@ -445,23 +447,39 @@ class DeribitSim(SimVenue):
 
     @staticmethod
     def _levels(c: _I, levels: list[tuple[float, float]], mirror: dict[float, float]) -> str:
-        parts = []
+        """Diff rows ``["new"|"change"|"delete", price, amount]``, keeping the mirror in step. Most
+        diffs carry one level on one side and none on the other: those skip the join."""
+        if not levels:
+            return "[]"
+        R = _R
+        amount = c.amount if c.inverse else None  # linear: the amount is the quantity itself
+        if len(levels) == 1:
+            p, q = levels[0]
+            if q > 0:
+                action = "change" if p in mirror else "new"
+                mirror[p] = q
+                return f'[["{action}",{R[p]},{R[amount(q, p) if amount is not None else q]}]]'
+            mirror.pop(p, None)
+            return f'[["delete",{R[p]},0.0]]'
+        parts: list[str] = []
+        add = parts.append
         for p, q in levels:
             if q > 0:
                 action = "change" if p in mirror else "new"
                 mirror[p] = q
-                parts.append(f'["{action}",{p!r},{c.amount(q, p)!r}]')
+                add(f'["{action}",{R[p]},{R[amount(q, p) if amount is not None else q]}]')
             else:
                 mirror.pop(p, None)
-                parts.append(f'["delete",{p!r},0.0]')
+                add(f'["delete",{R[p]},0.0]')
         return "[" + ",".join(parts) + "]"
 
     @staticmethod
     def _grouped_frame(
         c: _I, depth: str, bids: list[tuple[float, float]], asks: list[tuple[float, float]], ms: int, change_id: int
     ) -> str:
-        b = ",".join(f"[{p!r},{c.amount(q, p)!r}]" for p, q in bids if q > 0)
-        a = ",".join(f"[{p!r},{c.amount(q, p)!r}]" for p, q in asks if q > 0)
+        R, amount = _R, c.amount
+        b = ",".join([f"[{R[p]},{R[amount(q, p)]}]" for p, q in bids if q > 0])
+        a = ",".join([f"[{R[p]},{R[amount(q, p)]}]" for p, q in asks if q > 0])
         return (
             f'{c.grouped_heads[depth][1]}"instrument_name":"{c.native}","timestamp":{ms},'
             f'"change_id":{change_id},"bids":[{b}],"asks":[{a}]}}}}}}'
@@ -502,12 +520,13 @@ class DeribitSim(SimVenue):
         contracts = a / c.cs if c.inverse else a
         self.rest_api.on_trade(c.native, (tr.ts // _MS, p, a, side, tr.trade_id, c.trade_seq, mp, ip, td, contracts,
                                           "T" if liq else ""))
+        R = _R
         return [
             (
                 c.trades,
-                f'{c.trades_head}"timestamp":{tr.ts // _MS},"price":{p!r},"amount":{a!r},"direction":"{side}",'
-                f'"index_price":{ip!r},"instrument_name":"{c.native}","trade_seq":{c.trade_seq},'
-                f'"mark_price":{mp!r},"tick_direction":{td},"contracts":{contracts!r},'
+                f'{c.trades_head}"timestamp":{tr.ts // _MS},"price":{R[p]},"amount":{R[a]},"direction":"{side}",'
+                f'"index_price":{R[ip]},"instrument_name":"{c.native}","trade_seq":{c.trade_seq},'
+                f'"mark_price":{R[mp]},"tick_direction":{td},"contracts":{R[contracts]},'
                 f'"trade_id":"{tr.trade_id}"{liq}}}]}}}}',
             )
         ]
@@ -515,12 +534,13 @@ class DeribitSim(SimVenue):
     def _quote(self, b: BBO, c: _I) -> list[tuple[str, str]]:
         c.bbo = b
         bp, ap = b.bid_price, b.ask_price
+        R = _R
         return [
             (
                 c.quote,
                 f'{c.quote_head}"timestamp":{b.ts // _MS},"instrument_name":"{c.native}",'
-                f'"best_ask_price":{ap!r},"best_bid_price":{bp!r},'
-                f'"best_ask_amount":{c.amount(b.ask_qty, ap)!r},"best_bid_amount":{c.amount(b.bid_qty, bp)!r}}}}}}}',
+                f'"best_ask_price":{R[ap]},"best_bid_price":{R[bp]},'
+                f'"best_ask_amount":{R[c.amount(b.ask_qty, ap)]},"best_bid_amount":{R[c.amount(b.bid_qty, bp)]}}}}}}}',
             )
         ]
 

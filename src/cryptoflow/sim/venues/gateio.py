@@ -33,7 +33,7 @@ import msgspec
 
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
-from cryptoflow.sim.protocol import ClientReply, ConnState, RestResponse, SimVenue
+from cryptoflow.sim.protocol import FLOAT_TEXT, ClientReply, ConnState, RestResponse, SimVenue
 from cryptoflow.sim.venues.gateio_rest import GateioRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
@@ -41,6 +41,7 @@ from cryptoflow.venues.base import BookUpdate
 _enc = msgspec.json.encode
 _MS = 1_000_000
 _S = 1_000_000_000
+_R = FLOAT_TEXT  # repr of a float, memoised (the encoders' main cost)
 
 WS_PATH = "/v4/ws/usdt"
 REST_PREFIX = "/api/v4"
@@ -80,14 +81,22 @@ def _n(x: float, cs: float) -> int:
     return n if n or x <= 0 else 1
 
 
-def _levels(levels: list[tuple[float, float]], cs: float) -> str:
-    return "[" + ",".join(f'{{"p":"{p!r}","s":{_n(q, cs)}}}' for p, q in levels) + "]"
+def _levels(levels: list[tuple[float, float]], cs: float, R: dict[float, str] = _R) -> str:
+    """``[{"p":"price","s":contracts},...]`` as Gate writes book levels (sizes as ``_n`` makes them).
+
+    Most diffs carry one level on one side and none on the other: those skip the join."""
+    if not levels:
+        return "[]"
+    if len(levels) == 1:
+        p, q = levels[0]
+        return f'[{{"p":"{R[p]}","s":{round(q / cs) or (1 if q > 0 else 0)}}}]'
+    return "[" + ",".join([f'{{"p":"{R[p]}","s":{round(q / cs) or (1 if q > 0 else 0)}}}' for p, q in levels]) + "]"
 
 
 class _C:
     """Precomputed per-contract strings (no per-frame work beyond the f-string)."""
 
-    __slots__ = ("bbo", "book", "cs", "inst", "liq", "native", "tickers", "trades")
+    __slots__ = ("bbo", "bbo_mid", "book", "book_mid", "cs", "inst", "liq", "native", "tickers", "trade_tail", "trades")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -98,6 +107,10 @@ class _C:
         self.book = f"{BOOK_CHANNEL}.{n}"
         self.tickers = f"futures.tickers.{n}"
         self.liq = f"futures.public_liquidates.{n}"
+        # constant frame parts
+        self.book_mid = f',"channel":"{BOOK_CHANNEL}","event":"update","result":{{"t":'
+        self.bbo_mid = ',"channel":"futures.book_ticker","event":"update","result":{"t":'
+        self.trade_tail = f'","contract":"{n}"}}]}}'
 
 
 class _TickerState:
@@ -266,15 +279,15 @@ class GateioSim(SimVenue):
         return []
 
     def _book(self, c: _C, d: BookUpdate) -> list[tuple[str, str]]:
-        first = d.first_seq if d.first_seq >= 0 else d.seq
-        self._last_u[c.native] = d.seq
+        seq = d.seq
+        first = d.first_seq if d.first_seq >= 0 else seq
+        self._last_u[c.native] = seq
         ms = d.ts // _MS
         cs = c.cs
         return [
             (
                 c.book,
-                f'{{"time":{ms // 1000},"time_ms":{ms},"channel":"{BOOK_CHANNEL}","event":"update",'
-                f'"result":{{"t":{ms},"s":"{c.native}","U":{first},"u":{d.seq},'
+                f'{{"time":{ms // 1000},"time_ms":{ms}{c.book_mid}{ms},"s":"{c.native}","U":{first},"u":{seq},'
                 f'"b":{_levels(d.bids, cs)},"a":{_levels(d.asks, cs)}}}}}',
             )
         ]
@@ -283,12 +296,12 @@ class GateioSim(SimVenue):
         u = b.update_id if b.update_id is not None else self._last_u.get(c.native, 0)
         ms = b.ts // _MS
         cs = c.cs
+        R = _R
         return [
             (
                 c.bbo,
-                f'{{"time":{ms // 1000},"time_ms":{ms},"channel":"futures.book_ticker","event":"update",'
-                f'"result":{{"t":{ms},"u":{u},"s":"{c.native}","b":"{b.bid_price!r}","B":{_n(b.bid_qty, cs)},'
-                f'"a":"{b.ask_price!r}","A":{_n(b.ask_qty, cs)}}}}}',
+                f'{{"time":{ms // 1000},"time_ms":{ms}{c.bbo_mid}{ms},"u":{u},"s":"{c.native}",'
+                f'"b":"{R[b.bid_price]}","B":{_n(b.bid_qty, cs)},"a":"{R[b.ask_price]}","A":{_n(b.ask_qty, cs)}}}}}',
             )
         ]
 
@@ -302,12 +315,13 @@ class GateioSim(SimVenue):
             size = -size
         ms = tr.ts // _MS
         self.rest_api.on_trade(c.native, int(tid), size, tr.ts, tr.price)
+        s = ms // 1000
         return [
             (
                 c.trades,
-                f'{{"time":{ms // 1000},"time_ms":{ms},"channel":"futures.trades","event":"update",'
-                f'"result":[{{"size":{size},"id":{tid},"create_time":{ms // 1000},"create_time_ms":{ms},'
-                f'"price":"{tr.price!r}","contract":"{c.native}"}}]}}',
+                f'{{"time":{s},"time_ms":{ms},"channel":"futures.trades","event":"update",'
+                f'"result":[{{"size":{size},"id":{tid},"create_time":{s},"create_time_ms":{ms},'
+                f'"price":"{_R[tr.price]}{c.trade_tail}',
             )
         ]
 

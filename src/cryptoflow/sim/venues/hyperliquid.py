@@ -52,7 +52,7 @@ import msgspec
 from cryptoflow.errors import ConfigError
 from cryptoflow.events import BBO, Candle, Funding, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
-from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.protocol import ClientReply, ConnState, FloatText, MarketView, RestResponse, SimVenue
 from cryptoflow.sim.venues.hyperliquid_rest import HyperliquidRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
@@ -87,6 +87,10 @@ def _num(x: float) -> str:
         s = format(Decimal(s), "f")
     return s
 
+
+# trade prices and sizes as Hyperliquid writes them, memoised (they sit on the tick and lot grids).
+# Not for values that may be -0.0 (funding): the memo writes it as 0.0.
+_NUM = FloatText(_num)
 
 _PX: dict[float, str] = {}  # price -> '{"px":"<price>","sz":"' (shared: a price's text never changes)
 _CACHE_MAX = 100_000
@@ -406,8 +410,8 @@ class HyperliquidSim(SimVenue):
         u1, u2 = _USERS[k & 15], _USERS[(k + 1 + (k >> 4 & 7)) & 15]
         self.rest_api.on_trade(coin, (tr.ts // _MS, side, tr.price, tr.qty, h, tid, u1, u2))
         frame = (
-            f'{{"channel":"trades","data":[{{"coin":"{coin}","side":"{side}","px":"{_num(tr.price)}",'
-            f'"sz":"{_num(tr.qty)}","time":{tr.ts // _MS},"hash":"{h}","tid":"{tid}","users":["{u1}","{u2}"]}}]}}'
+            f'{{"channel":"trades","data":[{{"coin":"{coin}","side":"{side}","px":"{_NUM[tr.price]}",'
+            f'"sz":"{_NUM[tr.qty]}","time":{tr.ts // _MS},"hash":"{h}","tid":"{tid}","users":["{u1}","{u2}"]}}]}}'
         )
         return [(f"trades:{coin}", frame)]
 

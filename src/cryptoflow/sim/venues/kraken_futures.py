@@ -38,13 +38,14 @@ import msgspec
 
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
-from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.protocol import FLOAT_TEXT, ClientReply, ConnState, FloatText, MarketView, RestResponse, SimVenue
 from cryptoflow.sim.venues.kraken_futures_rest import KrakenFuturesRestSim, throttled
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
 
 _enc = msgspec.json.encode
 _MS = 1_000_000
+_R = FLOAT_TEXT  # repr of a float, memoised (the encoders' main cost)
 
 HEARTBEAT_INTERVAL_NS = 5_000_000_000  # "at timed intervals": the period is not documented
 SNAPSHOT_DEPTH = 10_000  # book_snapshot carries the whole book
@@ -93,6 +94,7 @@ class _Product:
         "oi",
         "pair",
         "perpetual",
+        "qty_text",
         "recent",
         "stats",
         "ticker_topic",
@@ -111,6 +113,13 @@ class _Product:
             self.conv = _INVERSE
         else:
             self.conv = _LINEAR_1 if self.cs == 1.0 else _LINEAR
+        # a book quantity (base units) -> its contracts text, memoised (None: inverse, it needs the price)
+        cs = self.cs
+        self.qty_text: FloatText | None = None
+        if self.conv == _LINEAR_1:
+            self.qty_text = _R
+        elif self.conv == _LINEAR:
+            self.qty_text = FloatText(lambda q: repr(q / cs), max_size=1 << 14)
         self.perpetual = p[:3] in ("PF_", "PI_")
         code = p[3:].split("_")[0].removesuffix("USD")
         self.pair = f"{code}:USD"
@@ -234,9 +243,9 @@ class KrakenFuturesSim(SimVenue):
     def _book_snapshot(self, p: _Product) -> str:
         inst = p.inst
         snap = self.market.book_snapshot(self.venue_id, inst.market, inst.symbol, SNAPSHOT_DEPTH)
-        contracts = p.contracts
-        bids = ",".join(f'{{"price":{px!r},"qty":{contracts(q, px)!r}}}' for px, q in snap.bids if q > 0.0)
-        asks = ",".join(f'{{"price":{px!r},"qty":{contracts(q, px)!r}}}' for px, q in snap.asks if q > 0.0)
+        contracts, R = p.contracts, _R
+        bids = ",".join([f'{{"price":{R[px]},"qty":{R[contracts(q, px)]}}}' for px, q in snap.bids if q > 0.0])
+        asks = ",".join([f'{{"price":{R[px]},"qty":{R[contracts(q, px)]}}}' for px, q in snap.asks if q > 0.0])
         return (
             f'{{"feed":"book_snapshot","product_id":"{p.native}","timestamp":{snap.ts // _MS},'
             f'"seq":{p.book_seq},"tickSize":null,"bids":[{bids}],"asks":[{asks}]}}'
@@ -263,6 +272,12 @@ class KrakenFuturesSim(SimVenue):
         if p is None:
             return []
         bids, asks = d.bids, d.asks
+        R, Q = _R, p.qty_text
+        if len(bids) + len(asks) == 1:  # most diffs: one level, one frame
+            pre, (px, q) = (p.book_buy, bids[0]) if bids else (p.book_sell, asks[0])
+            seq = p.book_seq = p.book_seq + 1
+            qty = "0.0" if q == 0.0 else Q[q] if Q is not None else R[p.contracts(q, px)]
+            return [(p.book_topic, f'{pre}{seq},"price":{R[px]},"qty":{qty},"timestamp":{d.ts // _MS}}}')]
         if len(bids) > 1:
             bids = list(dict(bids).items())  # a price listed twice: its last size counts
         if len(asks) > 1:
@@ -270,17 +285,19 @@ class KrakenFuturesSim(SimVenue):
         topic, buy, sell, seq, contracts = p.book_topic, p.book_buy, p.book_sell, p.book_seq, p.contracts
         tail = f',"timestamp":{d.ts // _MS}}}'
         out = []
+        add = out.append
         # deletions first: every intermediate state is then a subset of the final, uncrossed book
         for pre, levels in ((buy, bids), (sell, asks)):
             for px, q in levels:
                 if q == 0.0:
                     seq += 1
-                    out.append((topic, f'{pre}{seq},"price":{px!r},"qty":0.0{tail}'))
+                    add((topic, f'{pre}{seq},"price":{R[px]},"qty":0.0{tail}'))
         for pre, levels in ((buy, bids), (sell, asks)):
             for px, q in levels:
                 if q != 0.0:
                     seq += 1
-                    out.append((topic, f'{pre}{seq},"price":{px!r},"qty":{contracts(q, px)!r}{tail}'))
+                    qty = Q[q] if Q is not None else R[contracts(q, px)]
+                    add((topic, f'{pre}{seq},"price":{R[px]},"qty":{qty}{tail}'))
         p.book_seq = seq
         return out
 
@@ -303,7 +320,7 @@ class KrakenFuturesSim(SimVenue):
             tid = _enc(tid).decode()[1:-1]
         frame = (
             f'{p.trade_pre}{tid}","side":"{t.side}","type":"{kind}","seq":{p.trade_seq},"time":{t.ts // _MS},'
-            f'"qty":{p.contracts(t.qty, t.price)!r},"price":{t.price!r}}}'
+            f'"qty":{_R[p.contracts(t.qty, t.price)]},"price":{_R[t.price]}}}'
         )
         p.recent.append(frame)
         return [(p.trade_topic, frame)]

@@ -30,7 +30,7 @@ import msgspec
 
 from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS
-from cryptoflow.sim.protocol import ClientReply, ConnState, MarketView, RestResponse, SimVenue
+from cryptoflow.sim.protocol import ClientReply, ConnState, FloatText, MarketView, RestResponse, SimVenue
 from cryptoflow.sim.venues import okx_rest
 from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import BookUpdate
@@ -60,51 +60,68 @@ LIQUIDATION_TYPES = frozenset(("SWAP", "FUTURES", "MARGIN", "OPTION"))
 _REPLAYED = frozenset(("tickers", "bbo-tbt", "mark-price", "index-tickers", "funding-rate", "open-interest"))
 
 
-_TEXT: dict[float, str] = {}  # float -> wire text; prices and sizes sit on grids, so they repeat
-_TEXT_MAX = 250_000  # entries kept before the memo starts over (bounded memory on long runs)
-
-
-def _num(x: float) -> str:
+def _okx_text(x: float) -> str:
     """A float as OKX writes numbers: shortest round-trip digits, no ``.0``, no exponent."""
-    s = _TEXT.get(x)
-    if s is None:
-        s = repr(x)
-        if s.endswith(".0"):
-            s = s[:-2]
-        elif "e" in s:
-            s = f"{x:.12f}".rstrip("0").rstrip(".")
-        if len(_TEXT) >= _TEXT_MAX:
-            _TEXT.clear()
-        _TEXT[x] = s
+    s = repr(x)
+    if s.endswith(".0"):
+        s = s[:-2]
+    elif "e" in s:
+        s = f"{x:.12f}".rstrip("0").rstrip(".")
     return s
+
+
+# float -> OKX text, memoised (prices and sizes sit on grids, so they repeat): the encoders' main cost
+_N = FloatText(_okx_text, max_size=250_000)
+_num = _N.__getitem__
 
 
 class _Spec:
     """One instrument as the encoder needs it (built once; hot paths read slots only)."""
 
-    __slots__ = ("ct", "family", "index", "inst", "inst_type", "inv", "inverse", "native", "spot")
+    __slots__ = ("bbo_head", "books5_topic", "books_head", "books_topic", "ct", "family", "index", "inst",
+                 "inst_type", "inv", "inverse", "native", "qty_text", "spot", "trades_head", "trades_topic")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
-        self.native = inst.native
+        self.native = n = inst.native
         self.spot = inst.contract_type == "spot"
         self.inverse = inst.contract_type == "inverse"
         self.ct = inst.contract_size
         self.inv = 1.0 / inst.contract_size
         self.inst_type = "SPOT" if self.spot else "SWAP"
         self.family = self.index = f"{inst.base}-{inst.quote}"
+        # a size's wire text (``size``) depends on the size alone (except inverse: on the price too)
+        self.qty_text: FloatText | None = None
+        if self.spot:
+            self.qty_text = _N
+        elif not self.inverse:
+            self.qty_text = FloatText(self._lots, max_size=1 << 14)
+        # constant frame parts
+        self.books_topic = f"books:{n}"
+        self.books5_topic = f"books5:{n}"
+        self.books_head = f'{{"arg":{{"channel":"books","instId":"{n}"}},"action":"update","data":[{{"asks":['
+        self.bbo_head = f'{{"arg":{{"channel":"bbo-tbt","instId":"{n}"}},"data":[{{"asks":[["'
+        self.trades_topic = f"trades:{n}"
+        self.trades_head = f'{{"arg":{{"channel":"trades","instId":"{n}"}},"data":[{{"instId":"{n}","tradeId":"'
+
+    def _lots(self, q: float) -> str:
+        """Linear SWAP: a live quantity (base units) in contracts, at least one lot."""
+        if q <= 0.0:
+            return "0"
+        c = round(q * self.inv, 2)
+        return _N[c] if c >= LOT else "0.01"
 
     def size(self, q: float, px: float) -> str:
         """A live quantity (base units) on the wire: at least one lot, "0" only for 0."""
         if self.spot:
-            return _num(q)
+            return _N[q]
         if q <= 0.0:
             return "0"
         if self.inverse:
             c = round(q * px * self.inv)
             return str(c) if c >= 1 else "1"
         c = round(q * self.inv, 2)
-        return _num(c) if c >= LOT else "0.01"
+        return _N[c] if c >= LOT else "0.01"
 
     def amount(self, q: float, px: float) -> str:
         """An aggregate (volume, open interest) in contracts for SWAP, base for spot; may be 0."""
@@ -115,11 +132,21 @@ class _Spec:
         return _num(round(q * self.inv, 2))
 
     def levels(self, levels: list[tuple[float, float]]) -> str:
-        """``["px","sz","0","orders"]`` rows (the third field is OKX's deprecated liquidation count)."""
-        size, num = self.size, _num
-        return ",".join(
-            f'["{num(p)}","{size(q, p)}","0","1"]' if q > 0.0 else f'["{num(p)}","0","0","0"]' for p, q in levels
-        )
+        """``["px","sz","0","orders"]`` rows (the third field is OKX's deprecated liquidation count).
+
+        Most diffs carry one level on one side and none on the other: those skip the join."""
+        if not levels:
+            return ""
+        N, S = _N, self.qty_text
+        if len(levels) == 1 and S is not None:
+            p, q = levels[0]
+            return f'["{N[p]}","{S[q]}","0","1"]' if q > 0.0 else f'["{N[p]}","0","0","0"]'
+        if S is None:
+            size = self.size
+            return ",".join([
+                f'["{N[p]}","{size(q, p)}","0","1"]' if q > 0.0 else f'["{N[p]}","0","0","0"]' for p, q in levels
+            ])
+        return ",".join([f'["{N[p]}","{S[q]}","0","1"]' if q > 0.0 else f'["{N[p]}","0","0","0"]' for p, q in levels])
 
 
 class _Request(msgspec.Struct):
@@ -257,18 +284,19 @@ class OkxSim(SimVenue):
 
     def _book(self, spec: _Spec, d: BookUpdate) -> list[tuple[str, str]]:
         n = spec.native
-        prev = self._prev_seq.get(n, d.seq - 1)
-        self._prev_seq[n] = d.seq
+        prev_seq = self._prev_seq
+        seq = d.seq
+        prev = prev_seq.get(n, seq - 1)
+        prev_seq[n] = seq
+        ts = d.ts
         frame = (
-            f'{{"arg":{{"channel":"books","instId":"{n}"}},"action":"update","data":[{{'
-            f'"asks":[{spec.levels(d.asks)}],"bids":[{spec.levels(d.bids)}],"ts":"{d.ts // _MS}",'
-            f'"checksum":0,"prevSeqId":{prev},"seqId":{d.seq}}}]}}'
+            f'{spec.books_head}{spec.levels(d.asks)}],"bids":[{spec.levels(d.bids)}],"ts":"{ts // _MS}",'
+            f'"checksum":0,"prevSeqId":{prev},"seqId":{seq}}}]}}'
         )
-        out = [(f"books:{n}", frame)]
-        if d.ts >= self._books5_due.get(n, 0):
-            self._books5_due[n] = d.ts + BOOKS5_EVERY_MS * _MS
-            out.append((f"books5:{n}", self._books5(spec)))
-        return out
+        if ts < self._books5_due.get(n, 0):
+            return [(spec.books_topic, frame)]
+        self._books5_due[n] = ts + BOOKS5_EVERY_MS * _MS
+        return [(spec.books_topic, frame), (spec.books5_topic, self._books5(spec))]
 
     def _books5(self, spec: _Spec) -> str:
         snap = self.market.book_snapshot(self.venue_id, spec.inst.market, spec.inst.symbol, 5)
@@ -283,11 +311,15 @@ class OkxSim(SimVenue):
         self._bbo[n] = b
         seq = b.update_id if b.update_id is not None else self._prev_seq.get(n, 0)
         topic = f"bbo-tbt:{n}"
+        N, S = _N, spec.qty_text
+        ap, bp = b.ask_price, b.bid_price
+        if S is not None:
+            asz, bsz = S[b.ask_qty], S[b.bid_qty]
+        else:
+            asz, bsz = spec.size(b.ask_qty, ap), spec.size(b.bid_qty, bp)
         frame = (
-            f'{{"arg":{{"channel":"bbo-tbt","instId":"{n}"}},"data":[{{'
-            f'"asks":[["{_num(b.ask_price)}","{spec.size(b.ask_qty, b.ask_price)}","0","1"]],'
-            f'"bids":[["{_num(b.bid_price)}","{spec.size(b.bid_qty, b.bid_price)}","0","1"]],'
-            f'"ts":"{b.ts // _MS}","seqId":{seq}}}]}}'
+            f'{spec.bbo_head}{N[ap]}","{asz}","0","1"]],"bids":[["{N[bp]}","{bsz}",'
+            f'"0","1"]],"ts":"{b.ts // _MS}","seqId":{seq}}}]}}'
         )
         self._latest[topic] = frame
         return [(topic, frame)]
@@ -296,13 +328,13 @@ class OkxSim(SimVenue):
         n = spec.native
         self._trade_no += 1
         tid = tr.trade_id if tr.trade_id.isdigit() else str(self._trade_no)
-        sz = self._last_sz[n] = spec.size(tr.qty, tr.price)
+        S = spec.qty_text
+        sz = self._last_sz[n] = S[tr.qty] if S is not None else spec.size(tr.qty, tr.price)
         frame = (
-            f'{{"arg":{{"channel":"trades","instId":"{n}"}},"data":[{{"instId":"{n}","tradeId":"{tid}",'
-            f'"px":"{_num(tr.price)}","sz":"{sz}","side":"{tr.side}","ts":"{tr.ts // _MS}","count":"1",'
-            f'"source":"0","seqId":{self._prev_seq.get(n, 0)}}}]}}'
+            f'{spec.trades_head}{tid}","px":"{_N[tr.price]}","sz":"{sz}","side":"{tr.side}","ts":"{tr.ts // _MS}",'
+            f'"count":"1","source":"0","seqId":{self._prev_seq.get(n, 0)}}}]}}'
         )
-        return [(f"trades:{n}", frame)]
+        return [(spec.trades_topic, frame)]
 
     def _ticker(self, spec: _Spec, t: Ticker24h) -> list[tuple[str, str]]:
         n = spec.native
