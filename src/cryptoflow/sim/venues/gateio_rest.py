@@ -101,13 +101,12 @@ class GateioRestSim:
         }
 
     def on_trade(self, native: str, trade_id: int, size: int, ts_ns: int, price: float) -> None:
-        """Remember a streamed trade for ``/trades`` (``size`` signed contracts)."""
+        """Remember a streamed trade for ``/trades`` (``size`` signed contracts). Called for every
+        streamed trade: it keeps the raw values and formats them only when ``/trades`` is asked."""
         q = self._trades.get(native)
         if q is None:
             q = self._trades[native] = deque(maxlen=RECENT_TRADES)
-        secs = round(ts_ns // 1_000_000 / 1000.0, 3)
-        q.append({"id": trade_id, "create_time": secs, "create_time_ms": secs, "contract": native,
-                  "size": str(size), "price": _num(price)})  # fmt: skip
+        q.append((trade_id, ts_ns, size, price))
 
     def handle(self, sub: str, query: dict[str, list[str]]) -> RestResponse | None:
         route = self._routes.get(sub)
@@ -239,7 +238,7 @@ class GateioRestSim:
         c = self._contract(query)
         limit = _limit(query, 100, MAX_LIST)
         lo, hi = _int(query, "from"), _int(query, "to")
-        rows = list(self._trades.get(c.native, ()))
+        rows = [_trade_row(c.native, *t) for t in self._trades.get(c.native, ())]
         if len(rows) < limit:  # young simulator: the minutes before its start, one trade each
             rows = self._pre_start_trades(c, limit - len(rows)) + rows
         rows = [r for r in rows if (lo is None or r["create_time"] >= lo) and (hi is None or r["create_time"] <= hi)]
@@ -294,3 +293,9 @@ class GateioRestSim:
             "highest_bid": _num(bid), "highest_size": str(round(bid_q / c.cs)),
             "lowest_ask": _num(ask), "lowest_size": str(round(ask_q / c.cs)), "change_price": row["change_price"],
         }  # fmt: skip
+
+
+def _trade_row(native: str, trade_id: int, ts_ns: int, size: int, price: float) -> dict[str, Any]:
+    secs = round(ts_ns // 1_000_000 / 1000.0, 3)
+    return {"id": trade_id, "create_time": secs, "create_time_ms": secs, "contract": native, "size": str(size),
+            "price": _num(price)}
