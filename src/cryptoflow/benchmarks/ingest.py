@@ -1,14 +1,25 @@
 """End-to-end ingest: simulator (own process) -> websocket -> decode -> books -> DuckLake.
 
 The simulator runs in a separate process so the collector gets a core of its own, as in
-production. Reported:
+production; on a 2-core machine the two still compete, so CPU is reported per process and the
+collector's figure is also given per CPU-second it used. Reported:
 - ``events_per_s``: rows stored per second (trades, BBOs, book snapshots, ...), the target;
+- ``events_per_collector_cpu_s``: the same rows per CPU-second the collector process used
+  (event loop, flush thread and DuckDB's threads): the figure that does not depend on how much
+  of the machine the simulator or anything else took;
+- ``collector_cpu_share`` / ``sim_cpu_share`` / ``machine_cpu_share``: cores busy (1.0 = one
+  core) in the collector, in the simulator process tree, and in the whole machine;
 - ``items_per_s``: everything decoded and handled, book diffs included (diffs update books but
   only sampled snapshots are stored);
 - ``decode_only_events_per_s``: the same venues' simulated frames decoded with no sockets, no
-  books and no store, measured in this run; ``ratio_to_decode`` = items_per_s / that;
+  books and no store, measured in this run in a child process (so its frames do not count in
+  the collector's memory); ``ratio_to_decode`` = items_per_s / that, and
+  ``ratio_to_decode_per_cpu`` = items per collector CPU-second / that (decode-only runs on one
+  core, so this compares like with like when the collector gets less than a core);
 - ``rss_mb``: the collector process's peak resident memory;
-- ``lost_events``: frames the simulator sent that the collector did not receive.
+- ``lost_events``: frames the simulator sent that the collector did not receive;
+- ``queued_at_stop``: frames the simulator had sent but the collector had not read yet when the
+  measurement ended (the collector falling behind shows here; they are received before stop).
 """
 
 from __future__ import annotations
@@ -17,8 +28,8 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +39,9 @@ from typing import Any
 from cryptoflow import aio
 from cryptoflow.collector.config import load_config
 from cryptoflow.collector.run import CollectorRuntime
-from cryptoflow.sim.market import MarketConfig, SyntheticMarket
-from cryptoflow.sim.venues import sim_venue_class
-from cryptoflow.symbols import DEFAULT_SYMBOLS, InstrumentRegistry
-from cryptoflow.venues import VENUE_IDS, get_venue
 from cryptoflow.venues.base import Endpoints
+
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb() -> float:
@@ -40,11 +49,56 @@ def _rss_mb() -> float:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return 0.0
+
+
+def _self_cpu_s() -> float:
+    """CPU seconds of this process, all threads (the collector's loop, flush thread, DuckDB)."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of ``root`` and its live descendants (a simulator may run worker processes)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{d}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            stats[int(d)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / _TICK)  # ppid, utime+stime
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[p][1] for p in tree if p in stats)
+
+
+def _machine_busy_s() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / _TICK  # minus idle and iowait
+
+
+_DECODE_ONLY_CODE = (
+    "import sys\n"
+    "from cryptoflow.benchmarks.ingest import decode_only_rate\n"
+    "sys.stdout.write(repr(decode_only_rate()) + '\\n')\n"
+)
 
 
 def decode_only_rate(seconds_of_market: float = 2.0, rate: float = 20.0) -> float:
-    """Items/s decoding simulated frames of every venue (no sockets, books or store)."""
+    """Items/s decoding simulated frames of every venue (no sockets, books or store), one core."""
+    from cryptoflow.sim.market import MarketConfig, SyntheticMarket
+    from cryptoflow.sim.venues import sim_venue_class
+    from cryptoflow.symbols import DEFAULT_SYMBOLS, InstrumentRegistry
+    from cryptoflow.venues import VENUE_IDS, get_venue
+
     reg = InstrumentRegistry.bundled()
     listed = {v: [i for i in reg.instruments(v) if i.symbol in DEFAULT_SYMBOLS] for v in VENUE_IDS}
     market = SyntheticMarket(MarketConfig.for_instruments(
@@ -66,6 +120,39 @@ def decode_only_rate(seconds_of_market: float = 2.0, rate: float = 20.0) -> floa
     return n_items / (time.perf_counter() - t0)
 
 
+def decode_only_rate_in_child() -> float:
+    """``decode_only_rate`` in a child process: its frames must not inflate the collector's RSS."""
+    out = subprocess.run([sys.executable, "-c", _DECODE_ONLY_CODE], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+class _Window:
+    """Counters at the start of the measured window."""
+
+    def __init__(self, rt: CollectorRuntime, sim_pid: int) -> None:
+        self.t = time.monotonic()
+        self.rows = rt.collector.health.rows_written + rt.writer.pending
+        self.frames = sum(s.stats.frames for s in rt.collector.sessions)
+        self.items = sum(sh.records for sh in rt.collector.health.streams.values())
+        self.cpu = _self_cpu_s()
+        self.sim_cpu = _tree_cpu_s(sim_pid)
+        self.machine = _machine_busy_s()
+
+
+async def _drained(rt: CollectorRuntime, quiet_s: float = 1.0, limit_s: float = 60.0) -> int:
+    """Frames received once the collector has read what the simulator left in the sockets.
+
+    A collector that fell behind still has frames queued after the simulator exits; a fixed
+    short wait counted those as lost."""
+    received, quiet, t0 = -1, 0.0, time.monotonic()
+    while quiet < quiet_s and time.monotonic() - t0 < limit_s:
+        await asyncio.sleep(0.25)
+        now = sum(s.stats.frames for s in rt.collector.sessions)
+        quiet = quiet + 0.25 if now == received else 0.0
+        received = now
+    return received
+
+
 async def _run(seconds: float, rate: float, data_dir: Path) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cryptoflow.cli", "simulate", "--json", "--rate", str(rate),
@@ -78,52 +165,59 @@ async def _run(seconds: float, rate: float, data_dir: Path) -> dict[str, Any]:
     rt = await CollectorRuntime.start(cfg)
     peak = 0.0
     t0 = time.monotonic()
-    rows0 = 0
     warm = 5.0  # let connections, snapshots and the first flushes settle before measuring
-    frames0 = 0
-    while time.monotonic() - t0 < seconds + warm:
+    w0: _Window | None = None
+    while w0 is None or time.monotonic() - w0.t < seconds:
         await asyncio.sleep(1.0)
         peak = max(peak, _rss_mb())
-        if rows0 == 0 and time.monotonic() - t0 >= warm:
-            rows0 = rt.collector.health.rows_written + rt.writer.pending
-            frames0 = sum(s.stats.frames for s in rt.collector.sessions)
-            t_measure = time.monotonic()
-    elapsed = time.monotonic() - t_measure
-    rows = rt.collector.health.rows_written + rt.writer.pending - rows0
-    frames = sum(s.stats.frames for s in rt.collector.sessions) - frames0
-    items = sum(sh.records for sh in rt.collector.health.streams.values())
+        if w0 is None and time.monotonic() - t0 >= warm:
+            w0 = _Window(rt, proc.pid)
+    w1 = _Window(rt, proc.pid)
+    elapsed = w1.t - w0.t
+    rows, items = w1.rows - w0.rows, w1.items - w0.items
+    cpu, sim_cpu = w1.cpu - w0.cpu, w1.sim_cpu - w0.sim_cpu
     proc.send_signal(signal.SIGTERM)
     _, err = await proc.communicate()
-    await asyncio.sleep(0.5)
-    received = sum(s.stats.frames for s in rt.collector.sessions)
+    received = await _drained(rt)
     await rt.stop()
+    peak = max(peak, _rss_mb())
     sim_stats: dict[str, Any] = {}
     for ln in err.decode().splitlines()[::-1]:
         with contextlib.suppress(ValueError):
             sim_stats = json.loads(ln)
             break
     sent = int(sim_stats.get("frames_sent", 0))
-    total_elapsed = time.monotonic() - t0
+    lat = rt.collector.health_report()
     return {
         "seconds": round(elapsed, 1),
         "events_per_s": round(rows / elapsed),
-        "frames_per_s": round(frames / elapsed),
-        "items_per_s": round(items / total_elapsed),
+        "events_per_collector_cpu_s": round(rows / cpu) if cpu > 0 else None,
+        "collector_cpu_share": round(cpu / elapsed, 2),
+        "sim_cpu_share": round(sim_cpu / elapsed, 2),
+        "machine_cpu_share": round((w1.machine - w0.machine) / elapsed, 2),
+        "cores": os.cpu_count(),
+        "frames_per_s": round((w1.frames - w0.frames) / elapsed),
+        "items_per_s": round(items / elapsed),
+        "items_per_collector_cpu_s": round(items / cpu) if cpu > 0 else None,
         "rows_written": rt.collector.health.rows_written,
         "frames_sent": sent,
         "frames_received": received,
+        "queued_at_stop": max(0, sent - w1.frames) if sent else None,
         "lost_events": max(0, sent - received),
         "dropped_backpressure": rt.collector.health.counters.get("dropped_backpressure", 0),
         "rss_mb": round(peak, 1),
-        "write_latency_ms_p50": rt.collector.health_report()["write_latency_ms_p50"],
+        "write_latency_ms_p50": lat["write_latency_ms_p50"],
+        "write_latency_ms_max": lat["write_latency_ms_max"],
     }
 
 
 def run(seconds: float = 60.0, rate: float = 40.0) -> dict[str, Any]:
-    decode_only = decode_only_rate()
+    decode_only = decode_only_rate_in_child()
     with tempfile.TemporaryDirectory(prefix="cryptoflow-ingest-") as tmp:
         res = aio.run(_run(seconds, rate, Path(tmp)))
     res["decode_only_events_per_s"] = round(decode_only)
     res["ratio_to_decode"] = round(res["items_per_s"] / decode_only, 3) if decode_only else None
+    per_cpu = res["items_per_collector_cpu_s"]
+    res["ratio_to_decode_per_cpu"] = round(per_cpu / decode_only, 3) if decode_only and per_cpu else None
     res["sim_rate"] = rate
     return res

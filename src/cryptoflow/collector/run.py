@@ -19,10 +19,15 @@ from typing import Any
 from cryptoflow.collector.config import CollectorConfig
 from cryptoflow.collector.core import Collector
 from cryptoflow.store import BatchWriter, Lake, compact, create_compat_views
+from cryptoflow.store.writer import limit_heap_arenas
 
 log = logging.getLogger(__name__)
 
 COMPACT_EVERY_S = 600.0
+# The writer's DuckDB: one thread (appends of a few thousand rows per table gain nothing from
+# more, which would compete with the event loop on 2 cores) and a bounded buffer pool.
+WRITER_THREADS = 1
+WRITER_MEMORY_LIMIT = "512MB"
 
 
 @dataclass
@@ -40,7 +45,9 @@ class CollectorRuntime:
     @classmethod
     async def start(cls, config: CollectorConfig) -> CollectorRuntime:
         started_ns = time.time_ns()
+        limit_heap_arenas()  # before the lake's and the writer's threads exist: see limit_heap_arenas
         lake = Lake.open(Path(config.data_dir), catalog=config.catalog, data_path=config.data_path)
+        lake.limit_resources(threads=WRITER_THREADS, memory_limit=WRITER_MEMORY_LIMIT)
         writer = BatchWriter(lake, max_pending_rows=config.max_buffered_events * 2)
         collector = Collector(config, writer)
         await collector.start()

@@ -31,6 +31,21 @@ from cryptoflow.venues.base import BookUpdate, Link, SyncMode
 log = logging.getLogger(__name__)
 
 _qty = itemgetter(1)
+_dict_set = dict.__setitem__  # SortedDict is a dict: updating an existing key leaves the order alone
+
+
+def _has_fast_extremes() -> bool:
+    """SortedDict keeps its keys in ``_list`` (a SortedList of sorted chunks ``_lists``): checked
+    once, so a future sortedcontainers that changes this falls back to ``peekitem``."""
+    d = SortedDict({2.0: 1.0, 1.0: 1.0, 3.0: 1.0})
+    try:
+        chunks = d._list._lists
+        return bool(chunks) and chunks[0][0] == 1.0 and chunks[-1][-1] == 3.0
+    except AttributeError:
+        return False
+
+
+_FAST_EXTREMES = _has_fast_extremes()
 
 
 class BookState(enum.IntEnum):
@@ -162,20 +177,35 @@ class OrderBook:
         self.ts = upd.ts
 
     def _apply_levels(self, upd: BookUpdate) -> bool:
-        """Apply a diff's levels; False if the book ends up crossed."""
+        """Apply a diff's levels; False if the book ends up crossed.
+
+        This runs for every diff of every book. A level already in the book only changes its
+        quantity: a plain dict store, skipping the sorted key list (``SortedDict.__setitem__``
+        is a Python-level call that checks membership first anyway). The crossed check reads
+        the extremes from the sorted key lists' chunks, as ``peekitem`` does, without its two
+        Python-level calls."""
         bids, asks = self.bids, self.asks
         for p, q in upd.bids:
             if q > 0.0:
-                bids[p] = q
+                if p in bids:
+                    _dict_set(bids, p, q)
+                else:
+                    bids[p] = q
             else:
                 bids.pop(p, None)
         for p, q in upd.asks:
             if q > 0.0:
-                asks[p] = q
+                if p in asks:
+                    _dict_set(asks, p, q)
+                else:
+                    asks[p] = q
             else:
                 asks.pop(p, None)
         self.seq = upd.seq
         self.ts = upd.ts
+        if _FAST_EXTREMES:
+            bl, al = bids._list._lists, asks._list._lists
+            return not (bl and al and bl[-1][-1] >= al[0][0])
         return not (bids and asks and bids.peekitem(-1)[0] >= asks.peekitem(0)[0])
 
     def invalidate(self) -> None:

@@ -48,6 +48,10 @@ class SessionStats:
     last_error: str = ""
 
 
+_DATA_FRAMES = frozenset((picows.WSMsgType.TEXT, picows.WSMsgType.BINARY, picows.WSMsgType.CONTINUATION))
+_CLOSE, _PONG = picows.WSMsgType.CLOSE, picows.WSMsgType.PONG
+
+
 class _Listener(picows.WSListener):
     """Receives frames of one physical connection and passes them to the session."""
 
@@ -59,8 +63,9 @@ class _Listener(picows.WSListener):
         self.conn.transport = transport
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        # once per frame (tens of thousands a second): enum members are module constants here
         t = frame.msg_type
-        if t == picows.WSMsgType.TEXT or t == picows.WSMsgType.BINARY or t == picows.WSMsgType.CONTINUATION:
+        if t in _DATA_FRAMES:
             if not frame.fin:
                 self._parts.append(frame.get_payload_as_bytes())
                 return
@@ -70,11 +75,11 @@ class _Listener(picows.WSListener):
                 data = b"".join(self._parts)
                 self._parts.clear()
             self.conn.on_data(data)
-        elif t == picows.WSMsgType.CLOSE:
+        elif t == _CLOSE:
             self.conn.close_reason = f"closed by venue ({frame.get_close_code()})"
             transport.send_close(frame.get_close_code())
             transport.disconnect()
-        elif t == picows.WSMsgType.PONG:
+        elif t == _PONG:
             self.conn.session.stats.last_frame_mono = time.monotonic()
 
     def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
@@ -91,20 +96,28 @@ class _Connection:
         self.transport: picows.WSTransport | None = None
         self.disconnected = asyncio.Event()
         self.got_data = asyncio.Event()
+        self._had_data = False  # got_data is set (a plain bool: checked once per frame)
         self.close_reason = ""
         self.opened_mono = time.monotonic()
         self.active = True  # False while a rotation's new connection waits to take over
 
     def on_data(self, data: bytes) -> None:
         s = self.session
+        stats = s.stats
         now_ns = time.time_ns()
-        s.stats.frames += 1
-        s.stats.bytes += len(data)
-        s.stats.last_frame_mono = time.monotonic()
+        stats.frames += 1
+        stats.bytes += len(data)
+        stats.last_frame_mono = time.monotonic()
         if s.capture is not None:
             s.capture.record(now_ns, s.venue.id, "ws", data, url=s.plan.url)
         items = self.decoder.decode(data, now_ns)
         if not items:
+            return
+        if len(items) == 1 and type(items[0]) is not Control:  # the usual frame: one event, no control
+            if not self._had_data:
+                self._had_data = True
+                self.got_data.set()
+            s.on_items(s, items)
             return
         replies = None
         for it in items:
@@ -113,9 +126,10 @@ class _Connection:
                     replies = replies or []
                     replies.append(it.reply)
                 if it.kind == "error":
-                    s.stats.errors_from_venue += 1
+                    stats.errors_from_venue += 1
                     log.warning("%s: venue error: %s", s.venue.id, it.detail)
-            elif not self.got_data.is_set():
+            elif not self._had_data:
+                self._had_data = True
                 self.got_data.set()
         if replies:
             for r in replies:

@@ -30,6 +30,7 @@ per 1-hour interval; 0.0000125 = 0.01 % per 8 h, the interest component alone).
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -201,6 +202,7 @@ META = msgspec.json.Decoder(Meta, strict=False)
 
 _KNOWN_CHANNELS = frozenset(t.__struct_config__.tag for t in Frame.__args__)  # type: ignore[attr-defined]
 _SIDES = {"B": "buy", "A": "sell"}
+_PX_SZ = attrgetter("px", "sz")  # level -> (price, size) in C: every l2Book push carries ~40 levels
 
 
 def next_funding_ns(ts: int) -> int:
@@ -237,7 +239,7 @@ class HyperliquidDecoder(FrameDecoder):
             inst = self.venue.lookup(b.coin)
             bids, asks = b.levels
             return [BookUpdate(self.venue_id, self.market, inst.symbol, inst.native, ms_to_ns(b.time), ts_recv,
-                               [(lv.px, lv.sz) for lv in bids], [(lv.px, lv.sz) for lv in asks],
+                               list(map(_PX_SZ, bids)), list(map(_PX_SZ, asks)),
                                True, FULL_SNAPSHOTS)]
         if type(msg) is BboFrame:
             q = msg.data
