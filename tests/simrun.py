@@ -63,9 +63,23 @@ async def sim_and_collector(
         yield run
     finally:
         sim.frozen = True  # nothing more is published ...
-        await asyncio.sleep(0.5)  # ... and frames in flight reach the collector
+        await _drained(run.rt)  # ... and frames in flight reach the collector (slow on a loaded machine)
         await run.rt.stop()
         await sim.stop()
+
+
+async def _drained(rt: CollectorRuntime, quiet_s: float = 0.5, timeout: float = 15.0) -> None:
+    """Wait until the collector has received nothing new for ``quiet_s`` (frames in flight read)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last, since = -1, loop.time()
+    while loop.time() < deadline:
+        n = sum(s.stats.frames for s in rt.collector.sessions)
+        if n != last:
+            last, since = n, loop.time()
+        elif loop.time() - since >= quiet_s:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def wait_for(cond: Any, timeout: float = 20.0, every: float = 0.05) -> None:

@@ -55,7 +55,8 @@ _AGG: dict[str, tuple[str, str]] = {
         arg_max((coalesce(list_sum(bid_qtys[1:10]), 0) - coalesce(list_sum(ask_qtys[1:10]), 0))
           / NULLIF(coalesce(list_sum(bid_qtys[1:10]), 0) + coalesce(list_sum(ask_qtys[1:10]), 0), 0), ts_ns)
           AS imbalance_10, count(*) AS samples"""),
-    "bbo": ("venue", """arg_max(bid_price, ts_ns) AS bid, arg_max(ask_price, ts_ns) AS ask,
+    "bbo": ("venue", """arg_max(bid_price, (ts_ns, coalesce(update_id, -1), ts_recv)) AS bid,
+        arg_max(ask_price, (ts_ns, coalesce(update_id, -1), ts_recv)) AS ask,
         avg((ask_price - bid_price) / NULLIF((bid_price + ask_price) / 2, 0) * 1e4) AS spread_bps,
         count(*) AS updates"""),
     "tickers": ("venue", ", ".join(_LAST.format(c=c) for c in ("last", "volume", "quote_volume", "price_change_pct"))
@@ -137,8 +138,10 @@ def latest(
     """The latest row per (venue, market, symbol) of ``table`` since ``since`` (all its columns)."""
     if table not in LATEST_TABLES:
         raise QueryError(f"no latest-row query for {table!r}; tables: {', '.join(sorted(LATEST_TABLES))}")
+    # venues stamp in ms, so rows share a ts: the venue's update id, then arrival, decide the newest
+    order = "ts_ns DESC, update_id DESC NULLS LAST, ts_recv DESC" if table == "bbo" else "ts_ns DESC, ts_recv DESC"
     sql = (f"SELECT * FROM {ALIAS}.{table} WHERE ts >= $since AND {_FILTERS} "
-           "QUALIFY row_number() OVER (PARTITION BY venue, market, symbol ORDER BY ts_ns DESC) = 1 "
+           f"QUALIFY row_number() OVER (PARTITION BY venue, market, symbol ORDER BY {order}) = 1 "
            "ORDER BY symbol, venue, market")
     return _run(lake, f"latest_{table}", sql, {"since": since, **_filters(symbols, venues, market)})
 

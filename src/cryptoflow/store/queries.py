@@ -45,6 +45,10 @@ _BUCKET = "ts_ns // $step * $step AS bucket"
 _BUCKET_TS = "make_timestamp(bucket // 1000) AS ts, bucket AS ts_ns"
 _LATEST = "SELECT * FROM ({inner} ORDER BY {order} DESC LIMIT $limit) ORDER BY {order}"
 
+# Newest quote first by exchange time, then the venue's update id, then arrival: venues stamp quotes in
+# ms, so several share a ts; bid and ask must come from the same (newest) row, never from two.
+_NEWEST_QUOTE = "(ts_ns, coalesce(update_id, -1), ts_recv)"
+
 SQL: dict[str, str] = {
     "ohlcv": _LATEST.format(order="ts_ns", inner=f"""
         SELECT {_BUCKET_TS},
@@ -106,8 +110,8 @@ SQL: dict[str, str] = {
         SELECT *, (bid_price + ask_price) / 2 AS mid,
                (ask_price - bid_price) / NULLIF((bid_price + ask_price) / 2, 0) * 1e4 AS spread_bps
         FROM (SELECT venue, market, symbol, max(ts) AS ts, max(ts_ns) AS ts_ns,
-                     arg_max(bid_price, ts_ns) AS bid_price, arg_max(bid_qty, ts_ns) AS bid_qty,
-                     arg_max(ask_price, ts_ns) AS ask_price, arg_max(ask_qty, ts_ns) AS ask_qty
+                     arg_max(bid_price, {_NEWEST_QUOTE}) AS bid_price, arg_max(bid_qty, {_NEWEST_QUOTE}) AS bid_qty,
+                     arg_max(ask_price, {_NEWEST_QUOTE}) AS ask_price, arg_max(ask_qty, {_NEWEST_QUOTE}) AS ask_qty
               FROM {ALIAS}.bbo
               WHERE symbol = $symbol AND market = $market AND ts >= $start
               GROUP BY venue, market, symbol)
