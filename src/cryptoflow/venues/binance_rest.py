@@ -43,6 +43,8 @@ from cryptoflow.venues.rest_data import (
     candle_from_rest,
     fnum,
     metric,
+    ms_before,
+    ms_from,
     register,
 )
 
@@ -74,9 +76,9 @@ def _ms_range(q: DataQuery) -> dict[str, int]:
     """``startTime``/``endTime`` (ms, both inclusive) for ``[start_ns, end_ns)``."""
     out: dict[str, int] = {}
     if q.start_ns is not None:
-        out["startTime"] = -(-q.start_ns // 1_000_000)
+        out["startTime"] = ms_from(q.start_ns)
     if q.end_ns is not None:
-        out["endTime"] = -(-q.end_ns // 1_000_000) - 1
+        out["endTime"] = ms_before(q.end_ns)
     return out
 
 

@@ -35,7 +35,6 @@ at ~104), at most 1080 in any minute.
 from __future__ import annotations
 
 import math
-import time
 from typing import ClassVar
 
 import msgspec
@@ -53,6 +52,8 @@ from cryptoflow.venues.rest_data import (
     RestDataError,
     VenueRestData,
     candle_from_rest,
+    inclusive_ms_bounds,
+    latest_only,
     period_ns,
     register,
 )
@@ -129,13 +130,13 @@ class HyperliquidRestData(VenueRestData):
         if kind is K.CANDLES:
             assert q.period is not None
             step = period_ns(q.period)
-            start, end = _range(q, step, limit)
+            start, end = inclusive_ms_bounds(q, step, limit)
             n = min(limit, math.ceil((end + 1 - start) * _MS / step))
             body = {"type": "candleSnapshot",
                     "req": {"coin": coin, "interval": q.period, "startTime": start, "endTime": end}}  # fmt: skip
             return self._post(body, 20 + math.ceil(n / 60))
         if kind is K.FUNDING_HISTORY:
-            start, end = _range(q, _HOUR_NS, limit)
+            start, end = inclusive_ms_bounds(q, _HOUR_NS, limit)
             n = min(limit, math.ceil((end + 1 - start) * _MS / _HOUR_NS))
             return self._post({"type": "fundingHistory", "coin": coin, "startTime": start, "endTime": end},
                               20 + math.ceil(n / 20))  # fmt: skip
@@ -182,36 +183,16 @@ class HyperliquidRestData(VenueRestData):
             candles: list[Record] = [
                 candle_from_rest(_VENUE, inst, q.period, ms_to_ns(c.t), c.o, c.h, c.l, c.c, inst.to_base(c.v, c.c),
                                  ts_recv, None, c.n) for c in rows_c]  # fmt: skip
-            return _latest(q, candles)
+            return latest_only(q, candles)
         if kind is K.FUNDING_HISTORY:
             rows_f = sorted(_need(_FUNDING.decode(body), f"fundingHistory {inst.native}"), key=lambda f: f.time)
             hours = _intervals([f.time for f in rows_f])
-            return _latest(q, [Funding(_VENUE, inst.market, inst.symbol, ms_to_ns(f.time), ts_recv, f.fundingRate,
+            return latest_only(q, [Funding(_VENUE, inst.market, inst.symbol, ms_to_ns(f.time), ts_recv, f.fundingRate,
                                        None, None, h) for f, h in zip(rows_f, hours, strict=True)])  # fmt: skip
         raise AssertionError(f"unhandled kind {kind}")
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _range(q: DataQuery, step_ns: int, limit: int) -> tuple[int, int]:
-    """Inclusive ms bounds for ``[q.start_ns, q.end_ns)``; a missing side is one page away (no start:
-    one extra period, as the venue may add the still-open one; ``_latest`` trims to ``limit``)."""
-    if q.end_ns is not None:
-        end = (q.end_ns - 1) // _MS
-    elif q.start_ns is not None:
-        end = -(-q.start_ns // _MS) + limit * step_ns // _MS - 1
-    else:
-        end = time.time_ns() // _MS
-    if q.start_ns is not None:
-        return -(-q.start_ns // _MS), end
-    # the latest ``limit`` points: from ``limit`` whole periods before the current one
-    return ((end * _MS) // step_ns - limit) * step_ns // _MS, end
-
-
-def _latest(q: DataQuery, recs: list[Record]) -> list[Record]:
-    """A query without a start asks for the latest ``limit`` points (``_range`` asked one more)."""
-    return recs[-q.limit :] if q.start_ns is None and q.limit else recs
-
-
 def _intervals(times_ms: list[int]) -> list[float]:
     """Funding interval of each settlement: hourly today, 8-hourly in Hyperliquid's early history
     (mid-2023 recordings settle every 8 h); told apart by the spacing to the nearest neighbour."""

@@ -36,6 +36,7 @@ times, fractions for rates, None (never 0) for what the venue does not send. Rec
 from __future__ import annotations
 
 import enum
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -229,6 +230,40 @@ def period_ns(period: str) -> int:
         return PERIODS_NS[period]
     except KeyError:
         raise ConfigError(f"unknown period {period!r}; periods are: {', '.join(PERIODS_NS)}") from None
+
+
+_MS = 1_000_000
+
+
+def ms_from(ns: int) -> int:
+    """First whole ms at or after ``ns``: an inclusive start in a venue's ms units."""
+    return -(-ns // _MS)
+
+
+def ms_before(ns: int) -> int:
+    """Last whole ms before ``ns``: our exclusive end as a venue's inclusive ms end."""
+    return (ns - 1) // _MS
+
+
+def inclusive_ms_bounds(q: DataQuery, step_ns: int, limit: int) -> tuple[int, int]:
+    """Inclusive ms bounds for ``[q.start_ns, q.end_ns)`` for venues that need both ends; a missing
+    side is one page away (no start: one extra period, as the venue may add the still-open one;
+    ``latest_only`` trims the answer back to ``limit``)."""
+    if q.end_ns is not None:
+        end = ms_before(q.end_ns)
+    elif q.start_ns is not None:
+        end = ms_from(q.start_ns) + limit * step_ns // _MS - 1
+    else:
+        end = time.time_ns() // _MS
+    if q.start_ns is not None:
+        return ms_from(q.start_ns), end
+    # the latest ``limit`` points: from ``limit`` whole periods before the current one
+    return ((end * _MS) // step_ns - limit) * step_ns // _MS, end
+
+
+def latest_only(q: DataQuery, recs: list[Record]) -> list[Record]:
+    """A query without a start asks for the latest ``limit`` points (``inclusive_ms_bounds`` asked one more)."""
+    return recs[-q.limit :] if q.start_ns is None and q.limit else recs
 
 
 def candle_from_rest(

@@ -54,6 +54,8 @@ from cryptoflow.venues.rest_data import (
     candle_from_rest,
     fnum,
     metric,
+    ms_before,
+    ms_from,
     period_ns,
     register,
 )
@@ -75,16 +77,6 @@ _RETRY_CODES = {
     10018: "IP rate limit",  # struck from the docs' code table, kept in case it is still sent
 }
 _IP_BAN_WAIT_S = 600.0  # "wait for at least 10 minutes" after "403, access too frequent" (v5 Rate Limit)
-
-
-def _ms_from(ns: int) -> int:
-    """First ms at or after ``ns`` (an inclusive start)."""
-    return -(-ns // _MS)
-
-
-def _ms_before(ns: int) -> int:
-    """Last ms before ``ns`` (Bybit ends are inclusive; ours are exclusive)."""
-    return (ns - 1) // _MS
 
 
 @register
@@ -180,9 +172,9 @@ class BybitRestData(VenueRestData):
         one full page after it."""
         out: dict[str, int] = {}
         if q.start_ns is not None:
-            out[start_key] = _ms_from(q.start_ns)
+            out[start_key] = ms_from(q.start_ns)
         if q.end_ns is not None:
-            out[end_key] = _ms_before(q.end_ns)
+            out[end_key] = ms_before(q.end_ns)
         elif q.start_ns is not None:
             out[end_key] = out[start_key] + limit * step_ms - 1
         return out

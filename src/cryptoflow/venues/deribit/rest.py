@@ -39,7 +39,6 @@ articles/25944617523357): non-matching-engine requests cost 500 of 50,000 credit
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 from urllib.parse import urlencode
 
@@ -60,13 +59,14 @@ from cryptoflow.venues.rest_data import (
     RestDataError,
     VenueRestData,
     candle_from_rest,
+    inclusive_ms_bounds,
+    latest_only,
     metric,
     period_ns,
     register,
 )
 
 K = DataKind
-_MS = 1_000_000
 _VENUE = "deribit"
 # our candle period -> get_tradingview_chart_data resolution (3h and 10m have no name of ours)
 _CHART = {"1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120", "6h": "360",
@@ -78,14 +78,6 @@ _SIDES = frozenset(("buy", "sell"))
 # JSON-RPC error codes worth retrying: 10028 too_many_requests, 10040 "retry" (the request could not
 # be processed now), 13028 temporarily_unavailable
 _RETRY_CODES = frozenset((10028, 10040, 13028))
-
-
-def _ms_from(ns: int) -> int:
-    return -(-ns // _MS)
-
-
-def _ms_before(ns: int) -> int:
-    return (ns - 1) // _MS
 
 
 @register
@@ -129,19 +121,19 @@ class DeribitRestData(VenueRestData):
                              {"instrument_name": name, "count": limit, "sorting": "desc"})  # fmt: skip
         if kind is K.CANDLES:
             assert q.period is not None
-            start, end = _range(q, period_ns(q.period), limit)
+            start, end = inclusive_ms_bounds(q, period_ns(q.period), limit)
             return self._get("/public/get_tradingview_chart_data",
                              {"instrument_name": name, "start_timestamp": start, "end_timestamp": end,
                               "resolution": _CHART[q.period]})  # fmt: skip
         if kind is K.FUNDING_HISTORY:
-            start, end = _range(q, period_ns("1h"), limit)
+            start, end = inclusive_ms_bounds(q, period_ns("1h"), limit)
             return self._get("/public/get_funding_rate_history",
                              {"instrument_name": name, "start_timestamp": start, "end_timestamp": end})
         if kind is K.OPTIONS_SUMMARY:
             return self._get("/public/get_book_summary_by_currency", {"currency": _settlement(inst), "kind": "option"})
         if kind is K.VOLATILITY_INDEX:
             assert q.period is not None
-            start, end = _range(q, period_ns(q.period), limit)
+            start, end = inclusive_ms_bounds(q, period_ns(q.period), limit)
             return self._get("/public/get_volatility_index_data",
                              {"currency": inst.base, "start_timestamp": start, "end_timestamp": end,
                               "resolution": _DVOL[q.period]})  # fmt: skip
@@ -181,42 +173,22 @@ class DeribitRestData(VenueRestData):
             c = _result(S.CHART.decode(body))
             rows = zip(c.ticks, c.open, c.high, c.low, c.close, c.volume, c.cost, strict=True)
             # chart volume is base currency for every instrument (BTC on BTC-PERPETUAL), cost quote
-            return _latest(q, [candle_from_rest(_VENUE, inst, q.period, ms_to_ns(t), o, h, lo, cl, v, ts_recv, cost)
+            return latest_only(q, [candle_from_rest(_VENUE, inst, q.period, ms_to_ns(t), o, h, lo, cl, v, ts_recv, cost)
                                for t, o, h, lo, cl, v, cost in rows])  # fmt: skip
         if kind is K.FUNDING_HISTORY:
             points = sorted(_result(S.FUNDING.decode(body)), key=lambda p: p.timestamp)
-            return _latest(q, [Funding(_VENUE, inst.market, inst.symbol, ms_to_ns(p.timestamp), ts_recv,
+            return latest_only(q, [Funding(_VENUE, inst.market, inst.symbol, ms_to_ns(p.timestamp), ts_recv,
                                        p.interest_1h, None, None, 1.0) for p in points])  # fmt: skip
         if kind is K.OPTIONS_SUMMARY:
             return _options(_result(S.BOOK_SUMMARY.decode(body)), inst, ts_recv)
         if kind is K.VOLATILITY_INDEX:
             rows_v = sorted(_result(S.VOLATILITY.decode(body)).data)
-            return _latest(q, [metric(_VENUE, "option", inst.symbol, ms_to_ns(t), ts_recv, "volatility_index",
+            return latest_only(q, [metric(_VENUE, "option", inst.symbol, ms_to_ns(t), ts_recv, "volatility_index",
                                       c / 100.0, q.period) for t, _o, _h, _lo, c in rows_v])  # fmt: skip
         raise AssertionError(f"unhandled kind {kind}")
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _range(q: DataQuery, step_ns: int, limit: int) -> tuple[int, int]:
-    """Inclusive ms bounds for ``[q.start_ns, q.end_ns)``; a missing side is one page away (no start:
-    one extra period, as the venue may add the still-open one; ``_latest`` trims to ``limit``)."""
-    if q.end_ns is not None:
-        end = _ms_before(q.end_ns)
-    elif q.start_ns is not None:
-        end = _ms_from(q.start_ns) + limit * step_ns // _MS - 1
-    else:
-        end = time.time_ns() // _MS
-    if q.start_ns is not None:
-        return _ms_from(q.start_ns), end
-    # the latest ``limit`` points: from ``limit`` whole periods before the current one
-    return ((end * _MS) // step_ns - limit) * step_ns // _MS, end
-
-
-def _latest(q: DataQuery, recs: list[Record]) -> list[Record]:
-    """A query without a start asks for the latest ``limit`` points (``_range`` asked one more)."""
-    return recs[-q.limit :] if q.start_ns is None and q.limit else recs
-
-
 def _settlement(inst: Instrument) -> str:
     """The currency Deribit files an instrument's options under: the coin for inverse ones."""
     return inst.base if inst.contract_type == "inverse" else inst.quote
