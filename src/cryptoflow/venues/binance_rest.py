@@ -173,16 +173,11 @@ class _BinanceRest(VenueRestData):
             return ("retry", text, retry_after)
         return ("fail", text, None)
 
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+    def error_message(self, body: bytes) -> str | None:
         err = error_of(body)
-        if err is not None:
-            raise RestDataError(self.venue_id, f"{err.code}: {err.msg}")
-        try:
-            return self._parse(q, body, ts_recv)
-        except msgspec.MsgspecError as e:
-            raise RestDataError(self.venue_id, f"unexpected {q.kind.value} response: {e}") from e
+        return f"{err.code}: {err.msg}" if err is not None else None
 
-    def _parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
         v = self.venue_id
         if q.kind is K.INSTRUMENTS:
             return list(self.venue.parse_instruments(f"{self.base}{self.paths[K.INSTRUMENTS]}", body))

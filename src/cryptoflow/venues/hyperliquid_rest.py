@@ -154,7 +154,7 @@ class HyperliquidRestData(VenueRestData):
             return ("fail", f"HTTP 422: {body[:300].decode('utf-8', 'replace').strip()}", None)
         return super().classify(status, headers, body)
 
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
         kind, inst = q.kind, q.inst
         if kind is K.INSTRUMENTS:
             return list(self.venue.parse_instruments(self.request(q).url, body))

@@ -2,8 +2,9 @@
 
 Each venue module has a ``rest.py`` (or ``<venue>_rest.py``) with a ``VenueRestData`` subclass:
 pure request builders (``request``: a ``DataQuery`` -> ``RestCall``) and pure parsers
-(``parse``: response body -> normalized records), no I/O. ``feed/venue_data.py`` does the
-I/O (shared rate-limited client, retries, time pagination) and ``backfill.py`` stores history.
+(``parse_body``: response body -> normalized records; ``error_message`` tells an error body apart;
+the shared ``parse`` turns either failure into ``RestDataError``), no I/O. ``feed/venue_data.py``
+does the I/O (shared rate-limited client, retries, time pagination) and ``backfill.py`` stores history.
 
 Records a parser returns, by kind (``KindSpec.yields``):
 
@@ -41,6 +42,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
+
+import msgspec
 
 from cryptoflow.errors import ConfigError
 from cryptoflow.events import INTERVALS_NS, Candle, Event, VenueMetric
@@ -177,8 +180,15 @@ class VenueRestData(ABC):
         """The HTTP request for ``q`` (already validated by ``check``)."""
 
     @abstractmethod
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
-        """Records from a successful response body (raise ``RestDataError`` for an error body)."""
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+        """Records from a body that is not an error (``error_message`` said None): the kind's
+        decoder and conversion. A msgspec error raised here becomes ``RestDataError`` in ``parse``."""
+
+    def error_message(self, body: bytes) -> str | None:
+        """The venue's error message if ``body`` is an error answer (Binance ``code``/``msg``, OKX
+        ``code != "0"``, Bybit ``retCode``, Deribit ``error``, ...), else None. A body that is not
+        even the venue's envelope is None too: the kind's decoder then says what is wrong."""
+        return None
 
     def classify(self, status: int, headers: dict[str, str], body: bytes) -> tuple[str, str, float | None]:
         """("ok" | "retry" | "fail", message, retry-after seconds) for a response; the shared
@@ -189,6 +199,18 @@ class VenueRestData(ABC):
         return default_classify(status, headers, body)
 
     # ---- shared ------------------------------------------------------------------------------
+    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+        """Records from a response body. Every failure is a ``RestDataError`` naming the venue: an
+        error body with the venue's message, a body the schemas do not fit with "unexpected <kind>
+        response" (never a bare msgspec error, whichever venue answered)."""
+        err = self.error_message(body)
+        if err is not None:
+            raise RestDataError(self.venue_id, err)
+        try:
+            return self.parse_body(q, body, ts_recv)
+        except msgspec.MsgspecError as e:
+            raise RestDataError(self.venue_id, f"unexpected {q.kind.value} response: {e}") from e
+
     def offered(self, market: str = "perp") -> list[DataKind]:
         return [k for k, s in self.kinds.items() if market in s.markets]
 

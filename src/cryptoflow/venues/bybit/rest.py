@@ -77,6 +77,7 @@ _RETRY_CODES = {
     10018: "IP rate limit",  # struck from the docs' code table, kept in case it is still sent
 }
 _IP_BAN_WAIT_S = 600.0  # "wait for at least 10 minutes" after "403, access too frequent" (v5 Rate Limit)
+_OK_HEAD = b'{"retCode":0,'  # a compact success body: no envelope decode needed
 
 
 @register
@@ -191,7 +192,7 @@ class BybitRestData(VenueRestData):
             return ("fail", f"HTTP 403: {text.strip()}", None)  # e.g. a region block: retrying never helps
         if status != 200:
             return super().classify(status, headers, body)
-        if body.startswith(b'{"retCode":0,'):
+        if body.startswith(_OK_HEAD):
             return ("ok", "", None)
         try:
             env = r.ENVELOPE.decode(body)
@@ -199,15 +200,23 @@ class BybitRestData(VenueRestData):
             return ("fail", f"not a Bybit response: {body[:200].decode('utf-8', 'replace')}", None)
         if env.retCode == 0:
             return ("ok", "", None)
-        message = f"retCode {env.retCode}: {env.retMsg}"
+        message = _message(env)
         if env.retCode in _RETRY_CODES:
             return ("retry", message, _reset_wait(headers))
         return ("fail", message, None)
 
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+    def error_message(self, body: bytes) -> str | None:
+        if body.startswith(_OK_HEAD):
+            return None
+        try:
+            env = r.ENVELOPE.decode(body)
+        except msgspec.MsgspecError:
+            return None  # not an envelope: the kind's decoder says what is wrong
+        return _message(env) if env.retCode != 0 else None
+
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
         kind, inst = q.kind, q.inst
         if kind is DataKind.INSTRUMENTS:
-            _check(r.ENVELOPE.decode(body))
             return list(self.venue.parse_instruments(self.request(q).url, body))
         if kind is DataKind.INSURANCE_FUND:
             return self._insurance(_result(r.INSURANCE.decode(body)), ts_recv)
@@ -304,14 +313,12 @@ class BybitRestData(VenueRestData):
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def _check(env: r.Envelope) -> None:
-    if env.retCode != 0:
-        raise RestDataError("bybit", f"retCode {env.retCode}: {env.retMsg}")
+def _message(env: r.Envelope) -> str:
+    return f"retCode {env.retCode}: {env.retMsg}"
 
 
 def _result(resp: msgspec.Struct):  # type: ignore[no-untyped-def]
-    """The ``result`` of a decoded response; ``RestDataError`` with Bybit's message for an error."""
-    _check(r.Envelope(resp.retCode, resp.retMsg))  # type: ignore[attr-defined]
+    """The ``result`` of a decoded response (an error body never gets here: ``error_message``)."""
     res = resp.result  # type: ignore[attr-defined]
     if res is None:
         raise RestDataError("bybit", "response without a result")

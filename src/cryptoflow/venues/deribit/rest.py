@@ -49,7 +49,7 @@ from cryptoflow.symbols import Instrument
 from cryptoflow.venues.base import ms_to_ns
 from cryptoflow.venues.deribit import rest_schemas as S
 from cryptoflow.venues.deribit.instruments import INSTRUMENTS_PATH
-from cryptoflow.venues.deribit.schemas import RpcError, Ticker
+from cryptoflow.venues.deribit.schemas import Ticker
 from cryptoflow.venues.rest_data import (
     DataKind,
     DataQuery,
@@ -156,10 +156,21 @@ class DeribitRestData(VenueRestData):
             return ("retry", message, super().classify(status, headers, body)[2])
         return ("fail", message, None)
 
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+    def error_message(self, body: bytes) -> str | None:
+        """"code message" and the error's raw ``data`` (if any) of a JSON-RPC error body."""
+        try:
+            e = S.ERROR.decode(body).error
+        except msgspec.MsgspecError:
+            return None  # not JSON-RPC: the kind's decoder says what is wrong
+        if e is None:
+            return None
+        raw = bytes(e.data) if e.data else b""
+        extra = f" {raw.decode('utf-8', 'replace')[:200]}" if raw and raw != b"null" else ""
+        return f"{e.code} {e.message}{extra}"
+
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
         kind, inst = q.kind, q.inst
         if kind is K.INSTRUMENTS:
-            _raise_error(S.ERROR.decode(body).error)  # an error body raises with Deribit's message
             return list(self.venue.parse_instruments(self.request(q).url.partition("?")[0], body))
         assert inst is not None
         if kind in (K.TICKER, K.OPEN_INTEREST):
@@ -215,16 +226,8 @@ def _error(body: bytes) -> tuple[int, str] | None:
     return err.code, text
 
 
-def _raise_error(e: RpcError | None) -> None:
-    if e is not None:
-        raw = bytes(e.data) if e.data else b""
-        extra = f" {raw.decode('utf-8', 'replace')[:200]}" if raw and raw != b"null" else ""
-        raise RestDataError(_VENUE, f"{e.code} {e.message}{extra}")
-
-
 def _result(resp: S.Response):  # type: ignore[type-arg,no-untyped-def]
-    """``result`` of a decoded answer; ``RestDataError`` with Deribit's code and message for an error."""
-    _raise_error(resp.error)
+    """``result`` of a decoded answer (an error body never gets here: ``error_message``)."""
     if resp.result is None:
         raise RestDataError(_VENUE, "response without a result")
     return resp.result

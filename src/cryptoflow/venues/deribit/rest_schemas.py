@@ -30,7 +30,7 @@ class Response(msgspec.Struct, Generic[T]):
 
 
 class ErrorEnvelope(msgspec.Struct):
-    """Just the error of an answer (``classify`` and the instruments check); ``result`` ignored."""
+    """Just the error of an answer (``classify`` and ``error_message``); ``result`` ignored."""
 
     error: RpcError | None = None
 

@@ -205,16 +205,10 @@ class KrakenFuturesRestData(VenueRestData):
             return ("retry", text, wait)
         return ("fail", text, None)
 
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
-        err = error_text(body)
-        if err is not None:
-            raise RestDataError(self.venue_id, err)
-        try:
-            return self._parse(q, body, ts_recv)
-        except msgspec.MsgspecError as e:
-            raise RestDataError(self.venue_id, f"unexpected {q.kind.value} response: {e}") from e
+    def error_message(self, body: bytes) -> str | None:
+        return error_text(body)
 
-    def _parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
         kind = q.kind
         if kind is K.INSTRUMENTS:
             return list(self.venue.parse_instruments(f"{self.host}{DERIVATIVES}/instruments", body))

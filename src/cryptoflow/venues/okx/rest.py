@@ -227,11 +227,14 @@ class OkxRestData(VenueRestData):
             return ("fail", f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}", None)
         return ("ok", "", None)
 
-    def parse(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
-        env = _envelope(body)
-        if str(env.code) != "0":
-            raise RestDataError(self.venue_id, f"{env.code}: {env.msg}", details={"code": str(env.code)})
-        kind, inst, data = q.kind, q.inst, env.data
+    def error_message(self, body: bytes) -> str | None:
+        if body.startswith(b'{"code":"0",'):  # a compact success body: no second envelope decode
+            return None
+        code, msg = _error_of(body)
+        return f"{code}: {msg}" if code is not None and code != "0" else None
+
+    def parse_body(self, q: DataQuery, body: bytes, ts_recv: int) -> list[Record]:
+        kind, inst, data = q.kind, q.inst, _envelope(body).data
         if kind is DataKind.INSTRUMENTS:
             return list(self.venue.parse_instruments(f"{self.base}/api/v5/public/instruments?instType=SWAP", body))
         if kind is DataKind.INSURANCE_FUND:
