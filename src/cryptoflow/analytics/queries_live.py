@@ -33,7 +33,33 @@ _TIEBREAK = {"trades": "trade_id", "candles": "open_time"}
 _FILTERS = """($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
   AND ($venues::VARCHAR[] IS NULL OR list_contains($venues::VARCHAR[], venue))
   AND ($market::VARCHAR IS NULL OR market = $market::VARCHAR)"""
-_LAST = "arg_max({c}, ts_ns) AS {c}"
+# Newest row first: exchange time, then the venue's sequence where the table has one, then arrival
+# (venues stamp in ms, so rows share a ts). One key per table, always used whole: a "latest" (or a
+# "first") is one row, never columns of several (separate ``arg_max(x, ts_ns)`` calls pick among ties
+# independently, and skip a row whose x is NULL for an older row's x).
+_NEWEST: dict[str, str] = {
+    "bbo": "(ts_ns, coalesce(update_id, -1), ts_recv)",
+    "book_snapshots": "(ts_ns, coalesce(seq, -1), ts_recv)",
+}
+_BY_TIME = "(ts_ns, ts_recv)"
+
+
+def _newest(table: str) -> str:
+    """The ordering key of ``table``'s rows, oldest to newest."""
+    return _NEWEST.get(table, _BY_TIME)
+
+
+def _one_row(agg: str, key: str, cols: dict[str, str] | tuple[str, ...]) -> str:
+    """Select items ``expr AS name`` for every column of ``cols`` (name -> expression, or plain column
+    names), all taken from the one row that ``agg`` (``arg_max`` / ``arg_min``) picks by ``key``."""
+    named = cols if isinstance(cols, dict) else {c: c for c in cols}
+    fields = ", ".join(f"'{n}': {e}" for n, e in named.items())
+    row = f"{agg}({{{fields}}}, {key})"
+    return ", ".join(f"{row}.{n} AS {n}" for n in named)
+
+
+def _last(table: str, *cols: str) -> str:
+    return _one_row("arg_max", _newest(table), cols)
 
 #: Per stream: the select list of one aggregated bucket (grouped by bucket and venue[, side]).
 _AGG: dict[str, tuple[str, str]] = {
@@ -42,24 +68,24 @@ _AGG: dict[str, tuple[str, str]] = {
         coalesce(sum(qty) FILTER (WHERE side = 'buy'), 0) AS buy_volume,
         coalesce(sum(qty) FILTER (WHERE side = 'sell'), 0) AS sell_volume,
         sum(price * qty) / NULLIF(sum(qty), 0) AS vwap, count(*) AS trades"""),
-    "funding": ("venue", ", ".join(_LAST.format(c=c) for c in ("rate", "predicted_rate", "interval_hours"))
+    "funding": ("venue", _last("funding_rates", "rate", "predicted_rate", "interval_hours")
                 + ", count(*) AS samples"),
-    "open_interest": ("venue", ", ".join(_LAST.format(c=c) for c in ("oi_base", "oi_notional", "oi_contracts"))
+    "open_interest": ("venue", _last("open_interest", "oi_base", "oi_notional", "oi_contracts")
                       + ", count(*) AS samples"),
     "liquidations": ("venue, side", "count(*) AS events, sum(qty) AS qty, sum(notional) AS notional"),
-    "mark_prices": ("venue", "arg_max(mark_price, ts_ns) AS mark_price, arg_max(index_price, ts_ns) AS index_price,"
-                    " arg_max((mark_price / NULLIF(index_price, 0) - 1) * 1e4, ts_ns) AS premium_bps,"
-                    " count(*) AS samples"),
-    "book_snapshots": ("venue", """arg_max((bid_prices[1] + ask_prices[1]) / 2, ts_ns) AS mid,
-        avg((ask_prices[1] - bid_prices[1]) / NULLIF((bid_prices[1] + ask_prices[1]) / 2, 0) * 1e4) AS spread_bps,
-        arg_max((coalesce(list_sum(bid_qtys[1:10]), 0) - coalesce(list_sum(ask_qtys[1:10]), 0))
-          / NULLIF(coalesce(list_sum(bid_qtys[1:10]), 0) + coalesce(list_sum(ask_qtys[1:10]), 0), 0), ts_ns)
-          AS imbalance_10, count(*) AS samples"""),
-    "bbo": ("venue", """arg_max(bid_price, (ts_ns, coalesce(update_id, -1), ts_recv)) AS bid,
-        arg_max(ask_price, (ts_ns, coalesce(update_id, -1), ts_recv)) AS ask,
-        avg((ask_price - bid_price) / NULLIF((bid_price + ask_price) / 2, 0) * 1e4) AS spread_bps,
+    "mark_prices": ("venue", _one_row("arg_max", _newest("mark_prices"), {
+        "mark_price": "mark_price", "index_price": "index_price",
+        "premium_bps": "(mark_price / NULLIF(index_price, 0) - 1) * 1e4"}) + ", count(*) AS samples"),
+    "book_snapshots": ("venue", _one_row("arg_max", _newest("book_snapshots"), {
+        "mid": "(bid_prices[1] + ask_prices[1]) / 2",
+        "imbalance_10": """(coalesce(list_sum(bid_qtys[1:10]), 0) - coalesce(list_sum(ask_qtys[1:10]), 0))
+          / NULLIF(coalesce(list_sum(bid_qtys[1:10]), 0) + coalesce(list_sum(ask_qtys[1:10]), 0), 0)"""})
+        + """, avg((ask_prices[1] - bid_prices[1]) / NULLIF((bid_prices[1] + ask_prices[1]) / 2, 0) * 1e4)
+          AS spread_bps, count(*) AS samples"""),
+    "bbo": ("venue", _one_row("arg_max", _newest("bbo"), {"bid": "bid_price", "ask": "ask_price"})
+            + """, avg((ask_price - bid_price) / NULLIF((bid_price + ask_price) / 2, 0) * 1e4) AS spread_bps,
         count(*) AS updates"""),
-    "tickers": ("venue", ", ".join(_LAST.format(c=c) for c in ("last", "volume", "quote_volume", "price_change_pct"))
+    "tickers": ("venue", _last("tickers_24h", "last", "volume", "quote_volume", "price_change_pct")
                 + ", count(*) AS samples"),
 }
 
@@ -74,13 +100,12 @@ SQL: dict[str, str] = {
                coalesce(sum(price * qty) FILTER (WHERE side = 'buy'), 0) AS buy_notional,
                coalesce(sum(price * qty) FILTER (WHERE side = 'sell'), 0) AS sell_notional,
                sum(price * qty) / NULLIF(sum(qty), 0) AS vwap, min(price) AS low, max(price) AS high,
-               arg_min(price, ts_ns) AS first_price, arg_max(price, ts_ns) AS last_price,
+               arg_min(price, {_BY_TIME}) AS first_price, arg_max(price, {_BY_TIME}) AS last_price,
                min(ts) AS first_ts, max(ts) AS last_ts
         FROM {ALIAS}.trades WHERE ts >= $start AND ts < $end AND {_FILTERS}
         GROUP BY venue ORDER BY venue""",
     "oi_first_since": f"""
-        SELECT venue, min(ts) AS ts, arg_min(oi_base, ts_ns) AS oi_base,
-               arg_min(oi_notional, ts_ns) AS oi_notional, arg_min(oi_contracts, ts_ns) AS oi_contracts
+        SELECT venue, {_one_row("arg_min", _newest("open_interest"), ("ts", "oi_base", "oi_notional", "oi_contracts"))}
         FROM {ALIAS}.open_interest WHERE ts >= $since AND {_FILTERS} GROUP BY venue""",
     "liquidation_events": f"""
         SELECT ts, ts_ns, venue, market, symbol, side, price, qty, notional FROM {ALIAS}.liquidations
@@ -138,10 +163,9 @@ def latest(
     """The latest row per (venue, market, symbol) of ``table`` since ``since`` (all its columns)."""
     if table not in LATEST_TABLES:
         raise QueryError(f"no latest-row query for {table!r}; tables: {', '.join(sorted(LATEST_TABLES))}")
-    # venues stamp in ms, so rows share a ts: the venue's update id, then arrival, decide the newest
-    order = "ts_ns DESC, update_id DESC NULLS LAST, ts_recv DESC" if table == "bbo" else "ts_ns DESC, ts_recv DESC"
+    # venues stamp in ms, so rows share a ts: the venue's sequence (if any), then arrival, decide the newest
     sql = (f"SELECT * FROM {ALIAS}.{table} WHERE ts >= $since AND {_FILTERS} "
-           f"QUALIFY row_number() OVER (PARTITION BY venue, market, symbol ORDER BY {order}) = 1 "
+           f"QUALIFY row_number() OVER (PARTITION BY venue, market, symbol ORDER BY {_newest(table)} DESC) = 1 "
            "ORDER BY symbol, venue, market")
     return _run(lake, f"latest_{table}", sql, {"since": since, **_filters(symbols, venues, market)})
 
