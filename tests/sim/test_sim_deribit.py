@@ -152,17 +152,17 @@ def test_quote_ticker_and_candles_round_trip(sim):
     out = sim.encode(Ticker24h(V, "perp", "BTCUSDT", t2 + 1_000_000_000, 0, 95002.0))  # flushes t2
     assert len(out) == 1 and json.loads(out[0][1])["params"]["data"]["timestamp"] == t2 // 1_000_000
 
-    # candles: every resolution from the 1-minute candles; "60" aggregates the minutes of its hour
+    # candles: every resolution our venue names, from the 1-minute candles; "60" aggregates the
+    # minutes of its hour. Deribit's 10/180/360/720 have no interval of ours: never encoded.
     m0 = T - T % MINUTE
     c1 = Candle(V, "perp", "BTCUSDT", T, 0, "1m", m0, 100.0, 110.0, 90.0, 105.0, 2.0, 200.0, 5, True)
     c2 = Candle(V, "perp", "BTCUSDT", T, 0, "1m", m0 + MINUTE, 105.0, 120.0, 101.0, 119.0, 1.0, 115.0, 3, False)
     f1, f2 = sim.encode(c1), sim.encode(c2)
-    assert {t for t, _ in f2} == {
-        f"chart.trades.BTC-PERPETUAL.{r}"
-        for r in ("1", "3", "5", "10", "15", "30", "60", "120", "180", "360", "720", "1D")
-    }
-    wanted = {f"chart.trades.BTC-PERPETUAL.{r}" for r in dsub.RESOLUTIONS.values()}
-    decoded = _decode([f for f in f1 + f2 if f[0] in wanted])
+    assert sorted(t for t, _ in f2) == sorted(
+        f"chart.trades.BTC-PERPETUAL.{r}" for r in ("1", "3", "5", "15", "30", "60", "120", "1D")
+    )
+    decoded = _decode(f1 + f2)  # every frame, no decode error
+    assert sorted({c.interval for c in decoded}) == sorted(dsub.RESOLUTIONS)
     one = [c for c in decoded if c.interval == "1m"]
     hour = [c for c in decoded if c.interval == "1h"]
     assert [(c.open_time, c.open, c.high, c.low, c.close, c.volume, c.quote_volume) for c in one] == [
@@ -323,6 +323,7 @@ def test_subscribe_unsubscribe_and_errors(sim):
     unknown = [
         "trades.DOGE-PERPETUAL.100ms",
         "chart.trades.BTC-PERPETUAL.7",
+        "chart.trades.BTC-PERPETUAL.10",  # a Deribit resolution none of our intervals names
         "book.BTC-PERPETUAL.5.10.100ms",
         "ticker.BTC-PERPETUAL.1s",
         "mystery.BTC-PERPETUAL",
@@ -414,6 +415,27 @@ def test_rest_instruments_parse_back(sim):
     assert json.loads(sim.rest("GET", "/api/v2/public/test", {}, b"").body)["result"] == {"version": "1.2.26"}
     assert sim.rest("GET", "/api/v2/public/get_order_book", {}, b"").status == 400  # no instrument_name
     assert sim_venue_class(V) is DeribitSim and DeribitSim.ws_paths.keys() == venue.default_endpoints.ws.keys()
+
+
+def test_everything_encoded_from_a_synthetic_market_decodes():
+    """The decode-only benchmark decodes every frame ``encode`` returns (no subscriptions): each must
+    be one our venue can read. Before, the chart fan-out also made 10/180/360/720-minute frames."""
+    from cryptoflow.sim.market import MarketConfig, SyntheticMarket
+
+    insts = InstrumentRegistry.bundled().instruments(V)
+    market = SyntheticMarket(MarketConfig.for_instruments({V: insts}, seed=1, rate=5.0))
+    sim_ = DeribitSim(insts, market)
+    dec = get_venue(V, registry=InstrumentRegistry.bundled()).new_decoder()
+    charts: set[str] = set()
+    n = 0
+    for it in market.advance(market.now_ns + 2_000_000_000):
+        for topic, frame in sim_.encode(it):
+            dec.decode(frame.encode(), 1)
+            n += 1
+            if topic.startswith("chart."):
+                charts.add(topic.rsplit(".", 1)[1])
+    assert n > 100 and dec.errors.counts == {}
+    assert charts == set(dsub.RESOLUTIONS.values())
 
 
 # ---- live loopback -----------------------------------------------------------------------------------

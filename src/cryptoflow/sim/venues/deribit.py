@@ -46,8 +46,12 @@ key order of the live frames, times in ms):
   same basis) and OpenInterest (USD for inverse, coins for linear) with the latest BBO; sent
   once every part of the tick has arrived (the parts a tick brings are learned). The latest one
   is also sent on subscribe.
-- ``chart.trades.X.{1|3|5|10|15|30|60|120|180|360|720|1D}``: the current candle of each
-  resolution, aggregated from the market's 1-minute candles (``tick`` = bucket open time).
+- ``chart.trades.X.{1|3|5|15|30|60|120|1D}``: the current candle of each resolution, aggregated
+  from the market's 1-minute candles (``tick`` = bucket open time). These are the resolutions the
+  Deribit venue module names (``subscribe.RESOLUTIONS``). Deribit also serves 10, 180, 360 and 720;
+  none of our intervals names them, so no client of ours asks for them: the sim leaves them out of
+  a subscribe result like any unknown channel and never encodes them (the decode-only benchmark
+  decodes every frame ``encode`` returns, subscribed or not: there they would be decode errors).
 
 REST (with and without the real ``/api/v2`` prefix, since the venue joins its ``endpoints.rest``
 base with ``/public/...``): ``public/get_instruments`` (the perpetuals, in the real row shape,
@@ -65,7 +69,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from cryptoflow.events import BBO, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
+from cryptoflow.events import BBO, INTERVALS_NS, Candle, Funding, Liquidation, MarkPrice, OpenInterest, Ticker24h, Trade
 from cryptoflow.sim.model_specs import DEFAULT_SYMBOL_SPECS, Decimals
 from cryptoflow.sim.protocol import FLOAT_TEXT, ClientReply, ConnState, RestResponse, SimVenue
 from cryptoflow.sim.venues.deribit_rest import DeribitRestSim, throttled
@@ -93,21 +97,8 @@ BOOK_INTERVAL = "100ms"  # the only aggregation an anonymous connection gets (.r
 GROUPED_DEPTHS = tuple(str(d) for d in dsub.GROUPED_DEPTHS)
 GROUPED_EVERY_MS = 100
 SNAPSHOT_DEPTH = 10_000  # book.X.100ms snapshots carry the whole book
-# chart.trades resolutions Deribit accepts -> minutes
-CHART_MINUTES: dict[str, int] = {
-    "1": 1,
-    "3": 3,
-    "5": 5,
-    "10": 10,
-    "15": 15,
-    "30": 30,
-    "60": 60,
-    "120": 120,
-    "180": 180,
-    "360": 360,
-    "720": 720,
-    "1D": 1440,
-}
+# chart.trades resolutions served -> minutes: those the venue module names (module doc)
+CHART_MINUTES: dict[str, int] = {res: INTERVALS_NS[iv] // _MINUTE_NS for iv, res in dsub.RESOLUTIONS.items()}
 PRICE_BAND = 0.015  # min_price / max_price: mark -+ 1.5 % (as in the captured ticker)
 
 _TICK, _MARK, _FUND, _OI = 1, 2, 4, 8
