@@ -175,13 +175,15 @@ def _split(values: list[str] | None) -> list[str] | None:
 def bench_ingest(
     seconds: Annotated[float, typer.Option(help="measured duration (after a 5 s warm-up)")] = 60.0,
     rate: Annotated[float, typer.Option(help="simulator activity multiplier")] = 40.0,
+    book_deltas: Annotated[bool, typer.Option(
+        "--book-deltas/--no-book-deltas", help="also store every book update (table book_deltas)")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Simulator (own process) -> websocket -> decode -> books -> DuckLake, all eight venues."""
     from cryptoflow.benchmarks.ingest import run
 
     _setup_logging("ERROR")
-    res = run(seconds=seconds, rate=rate)
+    res = run(seconds=seconds, rate=rate, book_deltas=book_deltas)
     if as_json:
         sys.stdout.write(json.dumps(res) + "\n")
         return
@@ -276,6 +278,8 @@ def collect(
     data_dir: DataDir = Path("data"),
     seconds: Annotated[float | None, typer.Option(help="stop after this long (default: until Ctrl-C)")] = None,
     capture: Annotated[Path | None, typer.Option(help="also record raw frames to this capture file")] = None,
+    book_deltas: Annotated[bool | None, typer.Option(
+        "--book-deltas/--no-book-deltas", help="store every book update for exact replay (table book_deltas)")] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Collect market data 24/7 into the store (Ctrl-C / SIGTERM stops it gracefully)."""
@@ -290,7 +294,7 @@ def collect(
         cfg = load_config(
             config, symbols=_split(symbols), venues=_split(venues), streams=_split(streams),
             data_dir=str(data_dir), capture=str(capture) if capture else None,
-            endpoints=load_endpoints(endpoints) if endpoints else None,
+            endpoints=load_endpoints(endpoints) if endpoints else None, store_book_deltas=book_deltas,
         )
         scfg = load_streaming_config(config) if config else None
         if scfg is not None and scfg.streams:  # live forecasts, drift checks and alerts while collecting
@@ -479,12 +483,14 @@ def export(
 
 
 from cryptoflow.backfill_cli import backfill_command, bench_backfill_command  # noqa: E402 (typer only)
+from cryptoflow.maintain_cli import maintain_command  # noqa: E402 (typer only)
 from cryptoflow.server_cli import bench_tools_command, mcp_command, serve_command  # noqa: E402 (typer only)
 
 app.command("mcp")(mcp_command)
 app.command("serve")(serve_command)
 bench_app.command("tools")(bench_tools_command)
 app.command("backfill")(backfill_command)
+app.command("maintain")(maintain_command)
 bench_app.command("backfill")(bench_backfill_command)
 
 

@@ -50,7 +50,7 @@ class MarketStore:
 
 async def _fill(data_dir: Path) -> MarketStore:
     async with sim_and_collector(data_dir, venues=VENUES, symbols=SYMBOLS, rate=2.0, oi_poll_interval_s=1.0,
-                                 seed=11) as run:
+                                 seed=11, store_book_deltas=True) as run:
         rt = run.rt
         await wait_for(lambda: all(v["books_valid"] == v["books"] > 0
                                    for v in rt.collector.health_report()["venues"].values()), timeout=30)

@@ -43,6 +43,24 @@ async def test_get_prices_spot_and_missing_venue(server, market_store):
         assert out["missing"] == [{"symbol": "BTCUSDT", "venue": "gateio", "reason": "no recent quote"}]
 
 
+async def test_get_orderbook_at_a_past_instant_is_the_book_the_collector_sampled_then(server, market_store):
+    """`at` replays the stored book deltas: at a sampling instant it equals that sampled snapshot."""
+    rows = market_store.sql(
+        "SELECT epoch_us(ts_recv), bid_prices, bid_qtys, ask_prices, ask_qtys FROM lake.book_snapshots "
+        "WHERE venue = 'binance_usdm' AND symbol = 'ETHUSDT' AND market = 'perp' ORDER BY ts_recv")
+    at_us, bp, bq, ap, aq = rows[len(rows) // 2]
+    at = datetime.fromtimestamp(at_us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    async with Client(server) as client:
+        out = await call(client, "get_orderbook", symbol="ETHUSDT", venue="binance_usdm", depth=20, at=at)
+        assert out["source"] == "store"
+        assert [(lv["price"], lv["qty"]) for lv in out["bids"]] == list(zip(bp, bq, strict=True))
+        assert [(lv["price"], lv["qty"]) for lv in out["asks"]] == list(zip(ap, aq, strict=True))
+        assert out["levels_available"] >= len(bp)  # the full replayed book, not the sampled top 20
+        r = await client.call_tool("get_orderbook", {"symbol": "ETHUSDT", "venue": "binance_usdm",
+                                                     "at": "2020-01-01T00:00:00Z"})
+        assert r.is_error and "store_book_deltas" in r.content[0].text
+
+
 async def test_get_orderbook_levels_bands_and_imbalance_match_the_stored_book(server, market_store):
     async with Client(server) as client:
         out = await call(client, "get_orderbook", symbol="BTCUSDT", venue="okx", depth=5, bands_bps=[1, 5],

@@ -153,7 +153,7 @@ async def _drained(rt: CollectorRuntime, quiet_s: float = 1.0, limit_s: float = 
     return received
 
 
-async def _run(seconds: float, rate: float, data_dir: Path) -> dict[str, Any]:
+async def _run(seconds: float, rate: float, data_dir: Path, book_deltas: bool) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cryptoflow.cli", "simulate", "--json", "--rate", str(rate),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -161,7 +161,7 @@ async def _run(seconds: float, rate: float, data_dir: Path) -> dict[str, Any]:
     assert proc.stdout is not None and proc.stderr is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
     eps = {v: Endpoints(ws=e["ws"], rest=e["rest"]) for v, e in json.loads(line).items()}
-    cfg = load_config(None, data_dir=str(data_dir), endpoints=eps, log_level="WARNING")
+    cfg = load_config(None, data_dir=str(data_dir), endpoints=eps, log_level="WARNING", store_book_deltas=book_deltas)
     rt = await CollectorRuntime.start(cfg)
     peak = 0.0
     t0 = time.monotonic()
@@ -211,10 +211,10 @@ async def _run(seconds: float, rate: float, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def run(seconds: float = 60.0, rate: float = 40.0) -> dict[str, Any]:
+def run(seconds: float = 60.0, rate: float = 40.0, book_deltas: bool = True) -> dict[str, Any]:
     decode_only = decode_only_rate_in_child()
     with tempfile.TemporaryDirectory(prefix="cryptoflow-ingest-") as tmp:
-        res = aio.run(_run(seconds, rate, Path(tmp)))
+        res = aio.run(_run(seconds, rate, Path(tmp), book_deltas))
     res["decode_only_events_per_s"] = round(decode_only)
     res["ratio_to_decode"] = round(res["items_per_s"] / decode_only, 3) if decode_only else None
     per_cpu = res["items_per_collector_cpu_s"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
     flush_interval_s: float = 1.0
     book_sample_interval_s: float = 1.0
     book_depth: int = 20
+    # every book update as received, for exact replay (store/book_deltas.py): the largest table by far
+    store_book_deltas: bool = False
     candle_interval: str = "1m"
     oi_poll_interval_s: float = 10.0
     stale_after_s: float | None = None  # per-connection silence before reconnect (default: venue's)
@@ -45,6 +48,8 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
     # REST history on start (e.g. "1d": the last day) so the first forecasts have data; None: off
     backfill_since: str | None = None
     backfill_streams: list[str] = msgspec.field(default_factory=lambda: ["candles", "funding", "open_interest"])
+    # rows older than this per stream are deleted by the daemon's maintenance (e.g. {book_deltas = "2d"})
+    retention: dict[str, str] = msgspec.field(default_factory=dict)
 
     def validate(self) -> CollectorConfig:
         bad = [v for v in self.venues if v not in VENUE_IDS]
@@ -59,12 +64,39 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
         if self.flush_interval_s <= 0 or self.book_sample_interval_s <= 0:
             raise ConfigError("flush_interval_s and book_sample_interval_s must be > 0 seconds")
         self.symbols = list(dict.fromkeys(canonical_symbol(s) for s in self.symbols))
+        self.retention_ages()
         if self.backfill_since is not None:
             from cryptoflow.collector.backfill import parse_streams, parse_when
 
             parse_when(self.backfill_since, "backfill_since")
             self.backfill_streams = parse_streams(self.backfill_streams)
         return self
+
+
+    def retention_ages(self) -> dict[str, timedelta]:
+        """``retention`` as table -> age; unknown streams and unreadable ages are refused by name."""
+        from cryptoflow.errors import QueryError
+        from cryptoflow.store.schema import table_for
+
+        out: dict[str, timedelta] = {}
+        for stream, age in self.retention.items():
+            try:
+                table = table_for(stream)
+            except QueryError as e:
+                raise ConfigError(f"retention: {e}") from None
+            out[table] = parse_age(age, f"retention.{stream}")
+        return out
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str, arg: str) -> timedelta:
+    """``90s`` / ``30m`` / ``12h`` / ``7d`` / ``2w`` -> timedelta (> 0)."""
+    t = str(text).strip().lower()
+    if len(t) > 1 and t[-1] in _AGE_UNITS and t[:-1].replace(".", "", 1).isdigit() and float(t[:-1]) > 0:
+        return timedelta(seconds=float(t[:-1]) * _AGE_UNITS[t[-1]])
+    raise ConfigError(f"{arg}={text!r}: give a positive age like 90s, 30m, 12h, 7d or 2w")
 
 
 _FIELDS = set(CollectorConfig.__struct_fields__)
@@ -99,8 +131,21 @@ def _from_env() -> dict[str, Any]:
             continue
         if key in ("symbols", "venues", "streams", "markets", "backfill_streams"):
             out[key] = [x for x in val.replace(",", " ").split() if x]
+        elif key == "retention":  # CRYPTOFLOW_RETENTION="book_deltas=2d trades=90d"
+            out[key] = parse_retention([x for x in val.replace(",", " ").split() if x])
         else:
             out[key] = val
+    return out
+
+
+def parse_retention(items: list[str]) -> dict[str, str]:
+    """``["book_deltas=2d", "trades=90d"]`` -> {stream: age} (checked by ``CollectorConfig.validate``)."""
+    out: dict[str, str] = {}
+    for item in items:
+        stream, sep, age = item.partition("=")
+        if not sep or not stream.strip() or not age.strip():
+            raise ConfigError(f"retention {item!r}: write STREAM=AGE, e.g. book_deltas=2d")
+        out[stream.strip()] = age.strip()
     return out
 
 

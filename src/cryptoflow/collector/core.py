@@ -26,7 +26,7 @@ from cryptoflow.collector.health import Health, health_records, write_health
 from cryptoflow.collector.live import LiveState
 from cryptoflow.errors import CryptoflowError, UnknownSymbolError
 from cryptoflow.events import Trade, kind_of
-from cryptoflow.feed.book import Applied, BookEngine
+from cryptoflow.feed.book import Applied, BookEngine, book_reset
 from cryptoflow.feed.capture import CaptureWriter
 from cryptoflow.feed.rest import RestClient
 from cryptoflow.feed.session import WsSession
@@ -100,6 +100,10 @@ class Collector:
         add_many = getattr(sink, "add_many", None)  # resolved once: _on_items runs per frame
         if add_many is not None:
             self._sink_many = add_many  # type: ignore[method-assign]
+        # store_book_deltas: every book update goes to the sink too, in arrival order (book_deltas)
+        self._add_book = getattr(sink, "add_book", None) if config.store_book_deltas else None
+        if config.store_book_deltas and self._add_book is None:
+            raise CryptoflowError(f"store_book_deltas needs a sink with add_book(); {type(sink).__name__} has none")
         self.running = False
 
     # ---- set-up ------------------------------------------------------------------------
@@ -231,6 +235,8 @@ class Collector:
         return False
 
     def _on_book(self, upd: BookUpdate) -> None:
+        if self._add_book is not None:
+            self._add_book(upd)
         result = self.engine.apply(upd)
         if result is Applied.APPLIED:
             sh = self.health.streams.get((upd.venue, "book_update")) or self.health.stream(upd.venue, "book_update")
@@ -275,6 +281,8 @@ class Collector:
                 self.capture.record(ts, vid, "rest", body, url=url)
             for item in venue.parse_rest(url, body, ts):
                 if isinstance(item, BookUpdate):
+                    if self._add_book is not None:
+                        self._add_book(item, "rest")
                     self.engine.apply(item)
         except CryptoflowError as e:
             log.warning("%s %s: book snapshot failed (%s); will retry on the next diff", vid, native, e)
@@ -289,6 +297,8 @@ class Collector:
                 continue
             key = (session.venue.id, sub.instrument.market, sub.instrument.native)
             self.engine.reset(key[0], key[2], key[1])
+            if self._add_book is not None:  # a replay must start this book afresh here too
+                self._add_book(book_reset(key, sub.instrument.symbol, session.venue.book_sync, time.time_ns()))
             if session.venue.book_sync.mode == SyncMode.REST_DIFF:
                 self._need_snapshot.add(key)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptoflow.collector.config import CollectorConfig
 from cryptoflow.collector.core import Collector
-from cryptoflow.store import BatchWriter, Lake, compact, create_compat_views
+from cryptoflow.store import BatchWriter, Lake, apply_retention, compact, create_compat_views
 from cryptoflow.store.writer import limit_heap_arenas
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,17 @@ class CollectorRuntime:
             log.exception("backfill on start failed")
 
     async def _maintenance(self) -> None:
+        """Every ``COMPACT_EVERY_S``: retention (if configured), then compaction (which also reclaims
+        the files retention emptied)."""
+        ages = self.config.retention_ages()
         while True:
             await asyncio.sleep(COMPACT_EVERY_S)
             try:
+                if ages:
+                    await asyncio.to_thread(apply_retention, self.lake, ages)
                 await asyncio.to_thread(compact, self.lake)
-            except Exception:  # task boundary: compaction failing must not stop collection
-                log.exception("compaction failed; will retry")
+            except Exception:  # task boundary: maintenance failing must not stop collection
+                log.exception("maintenance failed; will retry")
 
     async def stop(self) -> None:
         for t in self._tasks:

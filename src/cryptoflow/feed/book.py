@@ -26,7 +26,7 @@ from operator import itemgetter
 from sortedcontainers import SortedDict
 
 from cryptoflow.events import BBO, BookSnapshot
-from cryptoflow.venues.base import BookUpdate, Link, SyncMode
+from cryptoflow.venues.base import BookSyncSpec, BookUpdate, Link, SyncMode
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,18 @@ def _has_fast_extremes() -> bool:
 
 
 _FAST_EXTREMES = _has_fast_extremes()
+
+
+class BookReset(BookUpdate, gc=False):
+    """The collector started a book afresh (its connection opened again): not a venue message.
+
+    Stored next to the venue's updates (``book_deltas``) so a replay resets the book at the same
+    point the live engine did; ``BookEngine.apply`` treats it as ``reset``."""
+
+
+def book_reset(book_key: tuple[str, str, str], symbol: str, sync: BookSyncSpec, ts_recv: int) -> BookReset:
+    venue, market, instrument = book_key
+    return BookReset(venue, market, symbol, instrument, ts_recv, ts_recv, [], [], False, sync)
 
 
 class BookState(enum.IntEnum):
@@ -237,6 +249,9 @@ class BookEngine:
 
     def apply(self, upd: BookUpdate) -> Applied:
         book = self._book_for(upd)
+        if type(upd) is BookReset:
+            self.reset(upd.venue, upd.instrument, upd.market)
+            return Applied.WAITING
         mode = upd.sync.mode
         if upd.snapshot:
             return self._snapshot(book, upd)

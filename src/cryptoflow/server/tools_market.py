@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -55,6 +55,7 @@ from cryptoflow.server.params import (
     tool,
     utcnow,
 )
+from cryptoflow.store import queries
 
 OIWindow = Literal["5m", "15m", "1h", "4h", "24h", "7d"]
 
@@ -101,6 +102,21 @@ def funding_out(r: dict) -> FundingOut:
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
+    async def _replayed_book(sym: str, venue: str, market: str, at: str) -> dict[str, Any]:
+        when = parse_time(at, "at")
+        rb = await ctx.query(queries.book_at, venue, sym, when, market)
+        b = rb.book
+        if b is None:
+            raise ToolError(
+                f"no stored book updates for {sym} on {venue} ({market}) at or before {iso(when)}: full books are "
+                "replayed from the book_deltas table, which the collector fills when run with store_book_deltas "
+                "(cryptoflow collect --book-deltas, or CRYPTOFLOW_STORE_BOOK_DELTAS=1)")
+        if not b.valid or not b.bids or not b.asks:
+            raise ToolError(f"{venue} {sym} book was not in sync at {iso(when)} (waiting for a snapshot after a "
+                            "reconnect or a sequence gap); try a slightly later time")
+        bp, bq, ap, aq = b.top(max(len(b.bids), len(b.asks)))
+        return {"bid_prices": bp, "bid_qtys": bq, "ask_prices": ap, "ask_qtys": aq, "ts_ns": b.ts}
+
     @tool(server)
     async def get_prices(symbols: SymbolsArg, venues: VenuesArg = None, market: MarketArg = "perp",
                          max_age_s: MaxAgeArg = 60.0) -> PricesResult:
@@ -123,19 +139,26 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         bands_bps: Annotated[list[float], Field(min_length=1, max_length=8, description=(
             "report resting size within each of these distances from the mid, in bps"))] = [10, 25, 50, 100],  # noqa: B006
         max_age_s: MaxAgeArg = 60.0,
+        at: Annotated[str | None, Field(max_length=40, description=(
+            "a past instant (ISO 8601 UTC or an age like 90s, 15m): the full book as the collector held it "
+            "then, rebuilt from stored book deltas (collected with store_book_deltas)"))] = None,
     ) -> OrderbookResult:
         """Top levels of one venue's order book (from the book the collector keeps in sync), with size
-        within x bps of the mid per side and the bid/ask imbalance. Stored snapshots hold the top 20 levels.
-        Past books: get_history(stream="book_snapshots")."""
+        within x bps of the mid per side and the bid/ask imbalance. Stored snapshots hold the top 20 levels;
+        with `at`, any past instant at full depth, replayed from every stored book update.
+        Sampled past books: get_history(stream="book_snapshots")."""
         sym = symbol_arg(symbol)
         sources.check_venues([venue], market, "book", arg="venue")
         if any(b <= 0 or b > 5000 for b in bands_bps):
             raise ToolError(f"bands_bps={bands_bps}: each band must be in (0, 5000] bps")
-        rows, source = await sources.latest(ctx, "book", symbols=[sym], venues=[venue], market=market,
-                                            max_age_s=max_age_s)
-        if not rows or not rows[0]["bid_prices"] or not rows[0]["ask_prices"]:
-            raise ToolError(await sources.explain_missing(ctx, "book", sym, [venue], market, max_age_s))
-        r = rows[0]
+        if at is not None:
+            r, source = await _replayed_book(sym, venue, market, at), "store"
+        else:
+            rows, source = await sources.latest(ctx, "book", symbols=[sym], venues=[venue], market=market,
+                                                max_age_s=max_age_s)
+            if not rows or not rows[0]["bid_prices"] or not rows[0]["ask_prices"]:
+                raise ToolError(await sources.explain_missing(ctx, "book", sym, [venue], market, max_age_s))
+            r = rows[0]
         bp, bq, ap, aq = r["bid_prices"], r["bid_qtys"], r["ask_prices"], r["ask_qtys"]
         mid = (bp[0] + ap[0]) / 2
         return OrderbookResult(

@@ -26,6 +26,7 @@ import duckdb
 
 from cryptoflow.errors import QueryError, StoreError
 from cryptoflow.events import INTERVALS_NS
+from cryptoflow.store.book_deltas import ReplayedBook, replay_rows
 from cryptoflow.store.lake import Lake
 from cryptoflow.store.schema import ALIAS, TABLES
 from cryptoflow.store.sqlguard import SqlResult, run_readonly_sql
@@ -50,6 +51,17 @@ _LATEST = "SELECT * FROM ({inner} ORDER BY {order} DESC LIMIT $limit) ORDER BY {
 _NEWEST_QUOTE = "(ts_ns, coalesce(update_id, -1), ts_recv)"
 
 SQL: dict[str, str] = {
+    # where a replay of one book must start: its last snapshot or reset at or before $at
+    "book_replay_start": f"""
+        SELECT max(ts_recv) AS start FROM {ALIAS}.book_deltas
+        WHERE venue = $venue AND market = $market AND symbol = $symbol AND action IN ('snapshot', 'reset')
+          AND ts_recv <= $at""",
+    "book_replay_rows": f"""
+        SELECT instrument, action, ts_ns, epoch_us(ts_recv) * 1000 AS ts_recv_ns, seq, first_seq, prev_seq, sync,
+               bid_prices, bid_qtys, ask_prices, ask_qtys
+        FROM {ALIAS}.book_deltas
+        WHERE venue = $venue AND market = $market AND symbol = $symbol AND ts_recv >= $start AND ts_recv <= $at
+        ORDER BY recv_seq""",
     "ohlcv": _LATEST.format(order="ts_ns", inner=f"""
         SELECT {_BUCKET_TS},
                arg_min(price, ts_ns) AS open, max(price) AS high, min(price) AS low,
@@ -251,6 +263,23 @@ def book_snapshots(
     return run_named(lake, "book_snapshots", {
         "venue": check_venue(venue), "symbol": check_symbol(symbol), "market": check_market(market),
         "depth": depth, "limit": _limit(limit), **_range(start, end)})
+
+
+def book_at(lake: Lake, venue: str, symbol: str, at: TimeLike, market: str = "perp",
+            lookback_s: float = 60.0) -> ReplayedBook:
+    """The full book of (venue, market, symbol) as the collector held it at receive time ``at``,
+    rebuilt from ``book_deltas`` (collected with ``store_book_deltas``).
+
+    Replays from the book's last snapshot (or reset) at or before ``at``, starting ``lookback_s``
+    earlier so diffs buffered while a REST snapshot was on its way bridge it as they did live.
+    ``ts_recv`` is stored in microseconds: rows of the same microsecond as ``at`` count as before it."""
+    params = {"venue": check_venue(venue), "symbol": check_symbol(symbol), "market": check_market(market),
+              "at": to_utc_naive(at, _MAX_TS)}
+    (row,) = run_named(lake, "book_replay_start", params)
+    if row["start"] is None:
+        return ReplayedBook(None, 0, None, None)
+    rows = run_named(lake, "book_replay_rows", {**params, "start": row["start"] - timedelta(seconds=lookback_s)})
+    return replay_rows(params["venue"], params["market"], params["symbol"], rows)
 
 
 def latest_bbo(lake: Lake, symbol: str, market: str = "perp", since: TimeLike = None) -> list[Row]:

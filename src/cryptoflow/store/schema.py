@@ -16,7 +16,11 @@ liquidation    liquidations      side, price, qty, notional
 ticker         tickers_24h       last, open, high, low, volume, quote_volume, price_change, ...
 candle         candles           interval, open_time, open, high, low, close, volume, ...
 metric         venue_metrics     metric, value, period (REST-only statistics, long format)
+(book update)  book_deltas       instrument, action, seq ids, sync, recv_seq, level lists (opt-in)
 =============  ================  ==============================================
+
+``book_deltas`` holds every book update as received (``store_book_deltas``), not an event kind:
+see ``store/book_deltas.py``.
 
 Non-event tables: ``health`` (collector health samples) and ``backfill_log`` (one row per
 committed backfill range, written in the same transaction as the rows it covers, so a
@@ -74,6 +78,7 @@ KIND_TABLES: dict[str, str] = {
 }
 HEALTH_TABLE = "health"
 BACKFILL_TABLE = "backfill_log"
+BOOK_DELTAS_TABLE = "book_deltas"
 SOURCES: tuple[str, ...] = ("ws", "rest")
 MARKETS: tuple[str, ...] = ("perp", "spot")
 
@@ -212,6 +217,31 @@ def _sql_type(field: str, t: mi.Type) -> tuple[str, pa.DataType, bool]:
     raise StoreError(f"field {field!r} has type {t} that the store has no column type for")
 
 
+class BookDeltaRow(msgspec.Struct, frozen=True, gc=False):
+    """Layout of ``book_deltas``: one book update (or reset) as the collector received it.
+
+    Rows are built column-wise from the venue's ``BookUpdate`` objects (store/book_deltas.py);
+    this Struct only declares the columns, so the table follows the same type rules as events.
+    """
+
+    venue: str
+    market: str
+    symbol: str
+    ts: int  # the venue's time of the update (int ns)
+    ts_recv: int
+    instrument: str  # native id: books are per venue instrument
+    action: str  # snapshot | diff | reset (the collector started this book afresh: a new connection)
+    seq: int | None  # last update id covered (u, seqId, change_id...); NULL when the venue has none
+    first_seq: int | None
+    prev_seq: int | None
+    sync: str  # how the venue keeps this book in sync: "<mode>/<link>/<rest offset>", e.g. rest_diff/prev/0
+    recv_seq: int  # arrival order over all books (increasing across restarts): the replay order
+    bid_prices: list[float]
+    bid_qtys: list[float]
+    ask_prices: list[float]
+    ask_qtys: list[float]
+
+
 def _spec(name: str, kind: str | None, struct: type, *, event: bool) -> TableSpec:
     cols: list[Column] = []
     for f in mi.type_info(struct).fields:
@@ -231,6 +261,7 @@ def _build() -> dict[str, TableSpec]:
     if set(KIND_TABLES) != set(EVENT_KINDS):
         raise StoreError(f"KIND_TABLES {sorted(KIND_TABLES)} != event kinds {sorted(EVENT_KINDS)}")
     specs = {t: _spec(t, k, EVENT_KINDS[k], event=True) for k, t in KIND_TABLES.items()}
+    specs[BOOK_DELTAS_TABLE] = _spec(BOOK_DELTAS_TABLE, None, BookDeltaRow, event=True)
     specs[HEALTH_TABLE] = _spec(HEALTH_TABLE, None, HealthRecord, event=False)
     specs[BACKFILL_TABLE] = _spec(BACKFILL_TABLE, None, BackfillRecord, event=False)
     return specs

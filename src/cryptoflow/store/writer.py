@@ -39,8 +39,11 @@ import pyarrow as pa
 
 from cryptoflow.errors import StoreError
 from cryptoflow.events import Event
+from cryptoflow.store.book_deltas import SPEC as DELTA_SPEC
+from cryptoflow.store.book_deltas import DeltaBuffer
 from cryptoflow.store.lake import Lake
 from cryptoflow.store.schema import SOURCES, SPEC_BY_TYPE, HealthRecord, TableSpec
+from cryptoflow.venues.base import BookUpdate
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,9 @@ class BatchWriter:
         self._max_pending = max_pending_rows
         self._lock = threading.Lock()
         self._bufs: _Batch = self._fresh()
+        self._deltas = DeltaBuffer()  # book updates (store_book_deltas), one list in arrival order
+        # book_deltas.recv_seq: arrival order; starting at the clock keeps it increasing across restarts
+        self._recv_seq = time.time_ns()
         self.rows_written = 0
         self.flushes = 0
         self.failed_flushes = 0
@@ -156,6 +162,11 @@ class BatchWriter:
                 except KeyError:
                     raise self._bad_input(event, source) from None
 
+    def add_book(self, update: BookUpdate, source: str = "ws") -> None:
+        """Buffer a book update (or ``BookReset``) for ``book_deltas``, in arrival order."""
+        with self._lock:
+            self._deltas.add(update, source)
+
     def add_health(self, record: HealthRecord) -> None:
         """Buffer a health sample (written to the ``health`` table on the next flush)."""
         self.add(record)
@@ -169,12 +180,16 @@ class BatchWriter:
     @property
     def pending(self) -> int:
         """Rows buffered and not yet flushed."""
-        return sum(len(b) for b in self._bufs.values())
+        return sum(len(b) for b in self._bufs.values()) + len(self._deltas)
 
     def _take(self) -> _Batch:
         with self._lock:
             batch, self._bufs = self._bufs, self._fresh()
-        return {k: v for k, v in batch.items() if v}
+            deltas, self._deltas = self._deltas, DeltaBuffer()
+        out: _Batch = {k: v for k, v in batch.items() if v}
+        if deltas.items:
+            out[(BookUpdate, "ws")] = deltas  # type: ignore[assignment]
+        return out
 
     def flush(self) -> FlushStats:
         """Write everything buffered so far; blocks the calling thread (not the event loop's)."""
@@ -208,10 +223,16 @@ class BatchWriter:
             return FlushStats(rows=0)
         t0 = time.perf_counter()
         by_spec: dict[TableSpec, list[tuple[str, list]]] = {}
+        deltas: DeltaBuffer | None = None
         for (struct, source), events in batch.items():
-            by_spec.setdefault(SPEC_BY_TYPE[struct], []).append((source, events))
+            if struct is BookUpdate:
+                deltas = events  # type: ignore[assignment]
+            else:
+                by_spec.setdefault(SPEC_BY_TYPE[struct], []).append((source, events))
         try:
             tables = [(spec, self._convert(spec, parts)) for spec, parts in by_spec.items()]
+            if deltas is not None:
+                tables.append((DELTA_SPEC, deltas.to_arrow(self._recv_seq)))
         except (TypeError, ValueError, pa.ArrowException) as exc:
             # A malformed event (wrong field type) would fail every retry: drop, count, report.
             self.failed_flushes += 1
@@ -239,6 +260,8 @@ class BatchWriter:
                 self._requeue(batch, rows)
                 raise StoreError(f"flush of {rows} rows failed: {exc}") from exc
         t2 = time.perf_counter()
+        if deltas is not None:
+            self._recv_seq += len(deltas)
         stats = FlushStats(
             rows=rows,
             rows_by_table={spec.name: t.num_rows for spec, t in tables},
@@ -260,7 +283,10 @@ class BatchWriter:
                 log.error("dropping %d rows of a failed flush: %d already pending", rows, self.pending)
                 return
             for key, events in batch.items():
-                self._bufs[key][:0] = events
+                if key[0] is BookUpdate:
+                    self._deltas.prepend(events)  # type: ignore[arg-type]
+                else:
+                    self._bufs[key][:0] = events
 
     def close(self) -> FlushStats:
         """Flush what is left and release the writer's cursor."""
