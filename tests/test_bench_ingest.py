@@ -62,3 +62,20 @@ def test_drained_waits_until_no_more_frames_arrive() -> None:
     n, took = asyncio.run(go())
     assert n == 600  # a fixed short wait would have stopped counting part-way
     assert took >= 1.2
+
+
+def test_bench_ingest_command_end_to_end_at_a_rate_it_sustains() -> None:
+    """The benchmark through its real command: a short low-rate run keeps up, stores book deltas and
+    reports every key the issue asks for."""
+    import json
+
+    r = subprocess.run([sys.executable, "-m", "cryptoflow.cli", "bench", "ingest", "--seconds", "3", "--rate", "1",
+                        "--json"], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("events_per_s", "decode_only_events_per_s", "ratio_to_decode", "rss_mb", "lost_events"):
+        assert key in out
+    assert out["sustained"] is True and out["not_sustained_because"] == [], out
+    assert out["lost_events"] == 0 and out["events_per_s"] > 100 and out["book_delta_rows_per_s"] > 0
+    assert out["events_per_s"] > out["book_delta_rows_per_s"]  # trades, quotes, snapshots ... as well
+    assert 0 < out["ratio_to_decode"] < 1 and out["rss_mb"] < 500

@@ -203,5 +203,11 @@ async def test_slow_store_is_bounded_and_counted(tmp_path):
         writer.flush_async = stuck_flush
         await wait_for(lambda: col.health.counters.get("dropped_backpressure", 0) > 0, timeout=30)
         assert writer.pending <= 500 + 1_100  # the limit, plus at most one check interval of frames
+        store = col.health_report()["store"]
+        assert store["behind"] and "rows buffered" in store["reason"]  # the overload is reported, not silent
+        from cryptoflow.server.tools_streaming import alerts_of
+
+        assert any("store is falling behind" in a.message for a in alerts_of(col.health_report()))
         writer.flush_async = real_flush  # the disk recovers: what was buffered is written
         await wait_for(lambda: writer.pending < 500, timeout=20)
+        await wait_for(lambda: not col.health_report()["store"]["behind"], timeout=20)

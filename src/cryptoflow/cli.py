@@ -410,6 +410,9 @@ def status(data_dir: DataDir = Path("data"), as_json: Annotated[bool, typer.Opti
     state = "[green]running[/green]" if rep["running"] else "[red]not running[/red]"
     console.print(f"collector pid {rep['pid']}: {state}, uptime {rep['uptime_s']}s, updated {age:.1f}s ago, "
                   f"rows written {rep['rows_written']:,}, buffered {rep['queue_depth']}")
+    store = rep.get("store") or {}
+    if store.get("behind"):
+        console.print(f"[yellow]store falling behind for {store['behind_for_s']}s: {store['reason']}[/yellow]")
     t = Table(title="venues")
     for c in ("venue", "connected", "reconnects", "frames", "books valid", "gaps", "resyncs", "decode errors"):
         t.add_column(c)

@@ -56,7 +56,7 @@ def test_the_flush_thread_frees_the_batch_before_trimming(writer: BatchWriter, m
     monkeypatch.setattr(writer_mod, "trim_heap", lambda: alive.append(sum(1 for r in refs if r() is not None)))
     batch = {(Trade, "ws"): Probe(_trades(3))}
     refs = [weakref.ref(v) for v in batch.values()]
-    holder = [batch]
+    holder = [writer_mod._Taken(batch, None, 0, {}, 0)]
     del batch
     assert writer._write_and_trim(holder).rows == 3
     assert holder == [] and alive == [0]  # nothing kept the rows alive when the heap was trimmed

@@ -3,14 +3,19 @@
 The simulator runs in a separate process so the collector gets a core of its own, as in
 production; on a 2-core machine the two still compete, so CPU is reported per process and the
 collector's figure is also given per CPU-second it used. Reported:
-- ``events_per_s``: rows stored per second (trades, BBOs, book snapshots, ...), the target;
+- ``events_per_s``: rows stored per second (trades, BBOs, book snapshots, ... and, with
+  ``book_deltas`` on (the default here), every book update: ``book_delta_rows_per_s`` of them);
 - ``events_per_collector_cpu_s``: the same rows per CPU-second the collector process used
   (event loop, flush thread and DuckDB's threads): the figure that does not depend on how much
   of the machine the simulator or anything else took;
 - ``collector_cpu_share`` / ``sim_cpu_share`` / ``machine_cpu_share``: cores busy (1.0 = one
   core) in the collector, in the simulator process tree, and in the whole machine;
-- ``items_per_s``: everything decoded and handled, book diffs included (diffs update books but
-  only sampled snapshots are stored);
+- ``items_per_s``: everything decoded and handled, book diffs included (without book deltas,
+  diffs update books and only sampled snapshots are stored);
+- ``sustained``: the collector kept up with what the simulator offered for the whole run (under
+  0.1% of frames left unread, write latency p50 within two flush intervals, store not behind at
+  the end); ``not_sustained_because`` says which failed. A saturated run's figures are the
+  collector's ceiling, not a rate it can hold;
 - ``decode_only_events_per_s``: the same venues' simulated frames decoded with no sockets, no
   books and no store, measured in this run in a child process (so its frames do not count in
   the collector's memory); ``ratio_to_decode`` = items_per_s / that, and
@@ -132,6 +137,7 @@ class _Window:
     def __init__(self, rt: CollectorRuntime, sim_pid: int) -> None:
         self.t = time.monotonic()
         self.rows = rt.collector.health.rows_written + rt.writer.pending
+        self.delta_rows = rt.writer.rows_by_table["book_deltas"]
         self.frames = sum(s.stats.frames for s in rt.collector.sessions)
         self.items = sum(sh.records for sh in rt.collector.health.streams.values())
         self.cpu = _self_cpu_s()
@@ -175,6 +181,8 @@ async def _run(seconds: float, rate: float, data_dir: Path, book_deltas: bool) -
     w1 = _Window(rt, proc.pid)
     elapsed = w1.t - w0.t
     rows, items = w1.rows - w0.rows, w1.items - w0.items
+    delta_rows = w1.delta_rows - w0.delta_rows
+    store_state = rt.collector.health_report()["store"]
     cpu, sim_cpu = w1.cpu - w0.cpu, w1.sim_cpu - w0.sim_cpu
     proc.send_signal(signal.SIGTERM)
     _, err = await proc.communicate()
@@ -188,9 +196,20 @@ async def _run(seconds: float, rate: float, data_dir: Path, book_deltas: bool) -
             break
     sent = int(sim_stats.get("frames_sent", 0))
     lat = rt.collector.health_report()
+    lost = max(0, sent - received)
+    why_not = [w for w, bad in (
+        (f"{lost:,} frames never read (the simulator sent more than the collector took)", lost > 0.001 * max(sent, 1)),
+        (f"write latency p50 {lat['write_latency_ms_p50']} ms > 2 flush intervals",
+         (lat["write_latency_ms_p50"] or 0) > 2000 * cfg.flush_interval_s),
+        (f"store behind at the end: {store_state['reason']}", store_state["behind"]),
+    ) if bad]
     return {
         "seconds": round(elapsed, 1),
         "events_per_s": round(rows / elapsed),
+        "book_deltas": book_deltas,
+        "book_delta_rows_per_s": round(delta_rows / elapsed),
+        "sustained": not why_not,
+        "not_sustained_because": why_not,
         "events_per_collector_cpu_s": round(rows / cpu) if cpu > 0 else None,
         "collector_cpu_share": round(cpu / elapsed, 2),
         "sim_cpu_share": round(sim_cpu / elapsed, 2),
@@ -203,7 +222,7 @@ async def _run(seconds: float, rate: float, data_dir: Path, book_deltas: bool) -
         "frames_sent": sent,
         "frames_received": received,
         "queued_at_stop": max(0, sent - w1.frames) if sent else None,
-        "lost_events": max(0, sent - received),
+        "lost_events": lost,
         "dropped_backpressure": rt.collector.health.counters.get("dropped_backpressure", 0),
         "rss_mb": round(peak, 1),
         "write_latency_ms_p50": lat["write_latency_ms_p50"],

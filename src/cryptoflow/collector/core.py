@@ -97,6 +97,8 @@ class Collector:
         self._calls = 0
         self._flush_task: asyncio.Task[None] | None = None
         self._full = False  # the sink holds max_buffered_events: new events are dropped (counted)
+        self._last_write_ms: float | None = None
+        self._behind_since: float | None = None  # monotonic time the store started falling behind
         add_many = getattr(sink, "add_many", None)  # resolved once: _on_items runs per frame
         if add_many is not None:
             self._sink_many = add_many  # type: ignore[method-assign]
@@ -340,7 +342,8 @@ class Collector:
         n = (await self.sink.flush_async()).rows
         self._full = self.sink.pending >= self.config.max_buffered_events
         if n:
-            self.health.write_latency_ms.append(round((time.perf_counter() - t0) * 1000, 2))
+            self._last_write_ms = round((time.perf_counter() - t0) * 1000, 2)
+            self.health.write_latency_ms.append(self._last_write_ms)
             self.health.rows_written += n
         if self.capture is not None:
             self.capture.flush()
@@ -406,6 +409,7 @@ class Collector:
                 "resyncs": sum(b.resyncs for b in books),
             }
         rep = self.health.report(venues, self.sink.pending)
+        rep["store"] = self._store_state(rep["queue_depth"])
         rep["unsupported"] = self.unsupported
         rep["running"] = self.running
         rep["config"] = {
@@ -415,6 +419,33 @@ class Collector:
             "flush_interval_s": self.config.flush_interval_s,
         }
         return rep
+
+    def _store_state(self, pending: int) -> dict[str, Any]:
+        """Is the store keeping up? Behind when a write took over two flush intervals (rows are then
+        visible later than promised) or the buffers hold half of ``max_buffered_events`` (new events
+        get dropped at the limit). Logged when it starts; ``cryptoflow status`` and the MCP
+        ``streaming_status`` alerts show it."""
+        cfg = self.config
+        lat = self._last_write_ms
+        reasons = []
+        if lat is not None and lat > 2000 * cfg.flush_interval_s:
+            reasons.append(f"the last write took {lat / 1000:.1f} s (flush interval {cfg.flush_interval_s:g} s)")
+        if pending >= cfg.max_buffered_events // 2:
+            reasons.append(f"{pending:,} rows buffered (new events are dropped at {cfg.max_buffered_events:,})")
+        now = time.monotonic()
+        if reasons and self._behind_since is None:
+            self._behind_since = now
+            log.warning("the store is falling behind: %s", "; ".join(reasons))
+        elif not reasons:
+            self._behind_since = None
+        return {
+            "behind": bool(reasons),
+            "reason": "; ".join(reasons) or None,
+            "behind_for_s": round(now - self._behind_since, 1) if self._behind_since is not None else None,
+            "pending_rows": pending,
+            "pending_limit": cfg.max_buffered_events,
+            "last_write_ms": lat,
+        }
 
     async def _wait(self, s: float) -> None:
         with contextlib.suppress(TimeoutError):

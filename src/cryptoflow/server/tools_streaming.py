@@ -59,6 +59,9 @@ def alerts_of(rep: dict[str, Any]) -> list[Alert]:
         if age is not None and age > STALE_S and s["stream"] != "liquidation":
             out.append(Alert(level="warning", venue=s["venue"], stream=s["stream"],
                              message=f"no {s['stream']} event for {age:.0f} s"))
+    store = rep.get("store") or {}
+    if store.get("behind"):
+        out.append(Alert(level="warning", message=f"the store is falling behind: {store['reason']}"))
     dropped = rep.get("counters", {}).get("dropped_backpressure", 0)
     if dropped:
         out.append(Alert(level="error", message=f"{dropped} events dropped: the store is not keeping up"))
