@@ -70,6 +70,16 @@ def example_queries(data_dir: Path, symbol: str) -> list[tuple[str, Any]]:
         out.append((f"1m OHLCV {symbol} binance_usdm", queries.ohlcv(lake, "binance_usdm", symbol, "perp", "1m",
                                                                       None, None)[-3:]))
         out.append((f"funding history {symbol}", queries.funding_history(lake, symbol, interval="1m")[-5:]))
+        # the full book a second before the end, rebuilt from every stored update (store_book_deltas)
+        at = time.time_ns() - 1_000_000_000
+        for venue in ("okx", "bybit", "binance_usdm"):
+            book = queries.book_at(lake, venue, symbol, at)
+            if book.book is not None and book.book.valid:
+                d = book.as_dict(depth=5)
+                for side in ("bids", "asks"):  # one line per level: "price x qty"
+                    d[side] = [f"{p:.10g} x {q:.6g}" for p, q in d[side]]
+                out.append((f"{venue} {symbol} book 1 s before the end, replayed from book_deltas", d))
+                break
         return out
     finally:
         lake.close()
@@ -80,7 +90,8 @@ async def run_demo(seconds: float, data_dir: Path, venues: list[str] | None, sym
     sim = Simulator(venues=venues, symbols=symbols, seed=seed, faults=[FaultSpec.parse(f) for f in faults])
     await sim.start()
     eps = {v: Endpoints(ws=e["ws"], rest=e["rest"]) for v, e in sim.endpoints().items()}
-    cfg = load_config(None, data_dir=str(data_dir), venues=sim.venue_ids, symbols=sim.symbols, endpoints=eps)
+    cfg = load_config(None, data_dir=str(data_dir), venues=sim.venue_ids, symbols=sim.symbols, endpoints=eps,
+                      store_book_deltas=True)
     rt = await CollectorRuntime.start(cfg)
     started = time.monotonic()
     symbol = sim.symbols[0]
