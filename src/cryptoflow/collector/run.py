@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptoflow.collector.config import CollectorConfig
 from cryptoflow.collector.core import Collector
+from cryptoflow.collector.gc_tuning import GcTuning
 from cryptoflow.store import BatchWriter, Lake, apply_retention, compact, create_compat_views
 from cryptoflow.store.writer import limit_heap_arenas
 
@@ -47,6 +48,7 @@ class CollectorRuntime:
     collector: Collector
     views: list[str] = field(default_factory=list)
     backfiller: Any = None  # collector.backfill.Backfiller while a backfill-on-start runs (progress)
+    gc_tuning: GcTuning = field(default_factory=GcTuning)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
@@ -66,6 +68,7 @@ class CollectorRuntime:
         views = await asyncio.to_thread(create_compat_views, lake, combos)
         rt = cls(config, lake, writer, collector, views)
         rt._tasks.append(asyncio.create_task(rt._maintenance(), name="compaction"))
+        rt.gc_tuning.apply()
         if config.backfill_since:
             rt._tasks.append(asyncio.create_task(rt._backfill(started_ns), name="backfill"))
         return rt
@@ -110,6 +113,7 @@ class CollectorRuntime:
         await self.collector.stop()
         await asyncio.to_thread(self.writer.close)
         self.lake.close()
+        self.gc_tuning.restore()
 
 
 async def run_until_signalled(config: CollectorConfig, seconds: float | None = None) -> dict[str, Any]:
