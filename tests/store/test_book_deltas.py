@@ -12,7 +12,7 @@ import asyncio
 import pytest
 
 from cryptoflow.errors import QueryError
-from cryptoflow.feed.book import BookReset, book_reset
+from cryptoflow.feed.book import BookReset, BookState, OrderBook, book_reset
 from cryptoflow.store import BatchWriter, Lake
 from cryptoflow.store.book_deltas import parse_sync, sync_code
 from cryptoflow.store.queries import book_at
@@ -91,7 +91,8 @@ def test_reset_marker_is_a_reset():
 async def test_replay_equals_every_sampled_book_across_gap_and_reconnect(tmp_path):
     venues = ["binance_usdm", "binance_spot", "bybit", "okx", "gateio", "kraken_futures", "deribit", "hyperliquid"]
     async with sim_and_collector(tmp_path, venues=venues, symbols=["BTCUSDT", "ETHUSDT"], rate=2.0, tap=False,
-                                 store_book_deltas=True, book_sample_interval_s=0.5) as run:
+                                 store_book_deltas=True, book_sample_interval_s=0.5,
+                                 book_checkpoint_interval_s=2.0) as run:
         col = run.rt.collector
         await wait_for(lambda: all(v["books"] and v["books_valid"] == v["books"]
                                    for v in col.health_report()["venues"].values()), timeout=30)
@@ -107,6 +108,7 @@ async def test_replay_equals_every_sampled_book_across_gap_and_reconnect(tmp_pat
     cur = lake.cursor()
     actions = dict(cur.execute("SELECT action, count(*) FROM lake.book_deltas GROUP BY ALL").fetchall())
     assert actions["diff"] > 1000 and actions["snapshot"] > 0 and actions["reset"] >= 2 * len(venues)
+    assert actions["checkpoint"] >= 2 * len(venues)
     snaps = cur.execute(
         "SELECT venue, market, symbol, epoch_us(ts_recv) * 1000, bid_prices, bid_qtys, ask_prices, ask_qtys, seq "
         "FROM lake.book_snapshots ORDER BY ts_recv").fetchall()
@@ -118,6 +120,35 @@ async def test_replay_equals_every_sampled_book_across_gap_and_reconnect(tmp_pat
         if rb.book.top(20) != (bp, bq, ap, aq) or (seq is not None and rb.book.seq != seq):
             mismatches.append((venue, symbol, at_ns))
         checked[venue] = checked.get(venue, 0) + 1
-    lake.close()
     assert not mismatches, mismatches[:5]
     assert set(checked) == set(venues) and min(checked.values()) >= 10, checked
+    # a late sample replays from a recent checkpoint, not from the connection's first snapshot
+    last_at = max(s[3] for s in snaps if s[:3] == ("bybit", "perp", "BTCUSDT"))
+    rb = book_at(lake, "bybit", "BTCUSDT", last_at, "perp")
+    first = cur.execute("SELECT min(epoch_us(ts_recv)) * 1000 FROM lake.book_deltas WHERE venue = 'bybit' "
+                        "AND market = 'perp' AND symbol = 'BTCUSDT'").fetchone()[0]
+    lake.close()
+    assert rb.started_at_ns > first and last_at - rb.started_at_ns <= 3.5e9
+
+
+def test_replay_starts_at_the_latest_checkpoint(tmp_path):
+    """A checkpoint is the collector's whole synced book: rows before it are not read, diffs after it apply."""
+    lake = Lake.open(tmp_path)
+    w = BatchWriter(lake)
+    w.add_book(book_reset(KEY, "BTCUSDT", REST, 1_000_000))
+    w.add_book(_upd(2_000_000, [(100.0, 1.0)], [(101.0, 1.0)], snapshot=True, seq=7), "rest")
+    for i in range(50):  # a long run of diffs the replay should not need
+        w.add_book(_upd(3_000_000 + i * 1000, [(100.0, 1.0 + i)], [], seq=8 + i, first=8 + i, prev=7 + i))
+    book = OrderBook("binance_usdm", "BTCUSDT", "perp", "BTCUSDT")
+    book.bids.update({100.0: 50.0, 99.0: 2.0})
+    book.asks.update({101.0: 1.0})
+    book.seq, book.ts, book.sync, book.state = 57, 3_049_000, REST, BookState.SYNCED
+    w.add_book(book.checkpoint(4_000_000))
+    w.add_book(_upd(5_000_000, [(99.0, 0.0)], [(101.5, 2.0)], seq=58, first=58, prev=57))
+    w.close()
+    rb = book_at(lake, "binance_usdm", "BTCUSDT", 9_000_000)
+    lake.close()
+    assert rb.rows == 2  # the checkpoint and the diff after it
+    d = rb.as_dict()
+    assert d["valid"] and d["seq"] == 58
+    assert d["bids"] == [[100.0, 50.0]] and d["asks"] == [[101.0, 1.0], [101.5, 2.0]]

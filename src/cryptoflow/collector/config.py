@@ -35,6 +35,7 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
     book_depth: int = 20
     # every book update as received, for exact replay (store/book_deltas.py): the largest table by far
     store_book_deltas: bool = False
+    book_checkpoint_interval_s: float = 60.0  # with book deltas: the whole book stored this often
     candle_interval: str = "1m"
     oi_poll_interval_s: float = 10.0
     stale_after_s: float | None = None  # per-connection silence before reconnect (default: venue's)

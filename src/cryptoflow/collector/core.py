@@ -351,9 +351,14 @@ class Collector:
 
     async def _book_sampler(self) -> None:
         depth = self.config.book_depth
+        checkpoint_every = self.config.book_checkpoint_interval_s
+        last_checkpoint = time.monotonic()
         while not self._stopping.is_set():
             await self._wait(self.config.book_sample_interval_s)
             now = time.time_ns()
+            if self._add_book is not None and time.monotonic() - last_checkpoint >= checkpoint_every:
+                last_checkpoint = time.monotonic()
+                self._checkpoint_books(now)
             for book in list(self.engine.books.values()):
                 if book.valid and book.bids and book.asks:
                     snap = book.snapshot_event(now, depth)
@@ -366,6 +371,13 @@ class Collector:
                         bbo = book.bbo_event(now)
                         if bbo is not None:
                             self.live.update(bbo)
+
+    def _checkpoint_books(self, now: int) -> None:
+        """Every synced book, whole, into book_deltas: replays start from the latest checkpoint."""
+        for book in list(self.engine.books.values()):
+            cp = book.checkpoint(now)
+            if cp is not None and self._add_book is not None:
+                self._add_book(cp)
 
     def _subs_of(self, venue: str, market: str, native: str) -> list[Subscription]:
         entry = self.book_subs.get((venue, market, native))

@@ -55,6 +55,13 @@ class BookReset(BookUpdate, gc=False):
     point the live engine did; ``BookEngine.apply`` treats it as ``reset``."""
 
 
+class BookCheckpoint(BookUpdate, gc=False):
+    """The collector's whole synced book at one instant (every level, the last id applied): not a
+    venue message. Stored in ``book_deltas`` every ``book_checkpoint_interval_s`` so a replay starts
+    from the latest one instead of the connection's first snapshot (a REST-synced book can go a day
+    without a new one); ``BookEngine.apply`` installs it as the synced book."""
+
+
 def book_reset(book_key: tuple[str, str, str], symbol: str, sync: BookSyncSpec, ts_recv: int) -> BookReset:
     venue, market, instrument = book_key
     return BookReset(venue, market, symbol, instrument, ts_recv, ts_recv, [], [], False, sync)
@@ -94,6 +101,7 @@ class OrderBook:
         "stale",
         "state",
         "symbol",
+        "sync",
         "ts",
         "updates",
         "venue",
@@ -108,6 +116,7 @@ class OrderBook:
         self.asks: SortedDict = SortedDict()
         self.seq = -1
         self.ts = 0
+        self.sync: BookSyncSpec | None = None  # the venue's sync rule, from the last snapshot
         self.state = BookState.AWAITING_SNAPSHOT
         self.buffer: deque[BookUpdate] = deque()
         self.updates = 0
@@ -154,6 +163,13 @@ class OrderBook:
             ask_qtys=aq,
             seq=self.seq if self.seq >= 0 else None,
         )
+
+    def checkpoint(self, ts_recv: int) -> BookCheckpoint | None:
+        """The whole book as a ``BookCheckpoint`` (None unless synced)."""
+        if self.state != BookState.SYNCED or self.sync is None:
+            return None
+        return BookCheckpoint(self.venue, self.market, self.symbol, self.instrument, self.ts, ts_recv,
+                              list(self.bids.items()), list(self.asks.items()), True, self.sync, self.seq)
 
     def bbo_event(self, ts_recv: int) -> BBO | None:
         if not self.bids or not self.asks:
@@ -252,6 +268,12 @@ class BookEngine:
         if type(upd) is BookReset:
             self.reset(upd.venue, upd.instrument, upd.market)
             return Applied.WAITING
+        if type(upd) is BookCheckpoint:  # a replay: the collector's synced book, exactly
+            book._replace(upd)
+            book.sync = upd.sync
+            book.buffer.clear()
+            book.state = BookState.SYNCED
+            return Applied.APPLIED
         mode = upd.sync.mode
         if upd.snapshot:
             return self._snapshot(book, upd)
@@ -269,6 +291,7 @@ class BookEngine:
 
     def _snapshot(self, book: OrderBook, upd: BookUpdate) -> Applied:
         book._replace(upd)
+        book.sync = upd.sync
         book.updates += 1
         book.snapshots += 1
         if book._had_gap:

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from cryptoflow.errors import QueryError
-from cryptoflow.feed.book import BookEngine, BookReset, OrderBook
+from cryptoflow.feed.book import BookCheckpoint, BookEngine, BookReset, OrderBook
 from cryptoflow.store.schema import BOOK_DELTAS_TABLE, TABLES
 from cryptoflow.venues.base import BookSyncSpec, BookUpdate, Link, SyncMode
 
@@ -39,6 +39,9 @@ _SCHEMA = SPEC.arrow_schema()
 _venue, _market, _symbol, _instrument = (attrgetter(f) for f in ("venue", "market", "symbol", "instrument"))
 _ts, _ts_recv, _bids, _asks, _sync = (attrgetter(f) for f in ("ts", "ts_recv", "bids", "asks", "sync"))
 _seq, _first, _prev, _snapshot = (attrgetter(f) for f in ("seq", "first_seq", "prev_seq", "snapshot"))
+
+
+_ACTION = {BookReset: "reset", BookCheckpoint: "checkpoint"}
 
 
 def sync_code(spec: BookSyncSpec) -> str:
@@ -107,7 +110,7 @@ def to_arrow(items: Sequence[BookUpdate], first_recv_seq: int, rest_at: Sequence
         sources[i] = "rest"
     syncs = list(map(_sync, items))
     codes = {id(s): sync_code(s) for s in {id(s): s for s in syncs}.values()}  # a handful of distinct specs
-    actions = ["reset" if type(u) is BookReset else ("snapshot" if u.snapshot else "diff") for u in items]
+    actions = [_ACTION.get(type(u)) or ("snapshot" if u.snapshot else "diff") for u in items]
     bid_p, bid_q = _levels(list(map(_bids, items)))
     ask_p, ask_q = _levels(list(map(_asks, items)))
     cols = {
@@ -164,13 +167,15 @@ def replay_rows(venue: str, market: str, symbol: str, rows: Sequence[dict[str, A
     for r in rows:
         spec = parse_sync(r["sync"])
         args = (venue, market, symbol, r["instrument"], r["ts_ns"], r["ts_recv_ns"])
-        if r["action"] == "reset":
+        action = r["action"]
+        if action == "reset":
             engine.apply(BookReset(*args, [], [], False, spec))
             continue
         ids = [-1 if r[k] is None else r[k] for k in ("seq", "first_seq", "prev_seq")]
         bids = list(zip(r["bid_prices"], r["bid_qtys"], strict=True))
         asks = list(zip(r["ask_prices"], r["ask_qtys"], strict=True))
-        engine.apply(BookUpdate(*args, bids, asks, r["action"] == "snapshot", spec, *ids))
+        cls = BookCheckpoint if action == "checkpoint" else BookUpdate
+        engine.apply(cls(*args, bids, asks, action != "diff", spec, *ids))
     book = next(iter(engine.books.values()), None)
     first, last = (rows[0]["ts_recv_ns"], rows[-1]["ts_recv_ns"]) if rows else (None, None)
     return ReplayedBook(book, len(rows), first, last)

@@ -51,11 +51,12 @@ _LATEST = "SELECT * FROM ({inner} ORDER BY {order} DESC LIMIT $limit) ORDER BY {
 _NEWEST_QUOTE = "(ts_ns, coalesce(update_id, -1), ts_recv)"
 
 SQL: dict[str, str] = {
-    # where a replay of one book must start: its last snapshot or reset at or before $at
+    # where a replay of one book must start: its last snapshot, reset or checkpoint at or before $at
     "book_replay_start": f"""
-        SELECT max(ts_recv) AS start FROM {ALIAS}.book_deltas
-        WHERE venue = $venue AND market = $market AND symbol = $symbol AND action IN ('snapshot', 'reset')
-          AND ts_recv <= $at""",
+        SELECT ts_recv AS start, action FROM {ALIAS}.book_deltas
+        WHERE venue = $venue AND market = $market AND symbol = $symbol
+          AND action IN ('snapshot', 'reset', 'checkpoint') AND ts_recv <= $at
+        ORDER BY recv_seq DESC LIMIT 1""",
     "book_replay_rows": f"""
         SELECT instrument, action, ts_ns, epoch_us(ts_recv) * 1000 AS ts_recv_ns, seq, first_seq, prev_seq, sync,
                bid_prices, bid_qtys, ask_prices, ask_qtys
@@ -270,15 +271,20 @@ def book_at(lake: Lake, venue: str, symbol: str, at: TimeLike, market: str = "pe
     """The full book of (venue, market, symbol) as the collector held it at receive time ``at``,
     rebuilt from ``book_deltas`` (collected with ``store_book_deltas``).
 
-    Replays from the book's last snapshot (or reset) at or before ``at``, starting ``lookback_s``
-    earlier so diffs buffered while a REST snapshot was on its way bridge it as they did live.
+    Replays from the book's last checkpoint (the collector's whole book, written every
+    ``book_checkpoint_interval_s``), snapshot or reset at or before ``at``; from a snapshot or reset
+    it starts ``lookback_s`` earlier so diffs buffered while a REST snapshot was on its way bridge
+    it as they did live.
     ``ts_recv`` is stored in microseconds: rows of the same microsecond as ``at`` count as before it."""
     params = {"venue": check_venue(venue), "symbol": check_symbol(symbol), "market": check_market(market),
               "at": to_utc_naive(at, _MAX_TS)}
-    (row,) = run_named(lake, "book_replay_start", params)
-    if row["start"] is None:
+    found = run_named(lake, "book_replay_start", params)
+    if not found:
         return ReplayedBook(None, 0, None, None)
-    rows = run_named(lake, "book_replay_rows", {**params, "start": row["start"] - timedelta(seconds=lookback_s)})
+    start = found[0]["start"]
+    if found[0]["action"] != "checkpoint":  # a checkpoint is the whole synced book: nothing before it matters
+        start -= timedelta(seconds=lookback_s)
+    rows = run_named(lake, "book_replay_rows", {**params, "start": start})
     return replay_rows(params["venue"], params["market"], params["symbol"], rows)
 
 

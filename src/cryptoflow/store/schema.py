@@ -230,7 +230,9 @@ class BookDeltaRow(msgspec.Struct, frozen=True, gc=False):
     ts: int  # the venue's time of the update (int ns)
     ts_recv: int
     instrument: str  # native id: books are per venue instrument
-    action: str  # snapshot | diff | reset (the collector started this book afresh: a new connection)
+    # snapshot | diff | reset (the collector started this book afresh: a new connection) |
+    # checkpoint (the collector's whole synced book, written periodically so replays start near)
+    action: str
     seq: int | None  # last update id covered (u, seqId, change_id...); NULL when the venue has none
     first_seq: int | None
     prev_seq: int | None
