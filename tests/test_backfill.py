@@ -158,10 +158,14 @@ async def test_cli_backfill_json_and_rerun(tmp_path: Path) -> None:
     try:
         eps = tmp_path / "endpoints.json"
         eps.write_text(json.dumps(sim.endpoints()))
-        # a fixed end (a minute the simulator closed seconds ago): a later run has nothing new to find
-        until = datetime.fromtimestamp((time.time_ns() - 3_000_000_000) // M * 60, UTC).isoformat()
+        # a fixed end (a minute the simulator closed seconds ago): a later run has nothing new to find;
+        # a fixed start 6 h before it (a relative "6h" loses a minute when the run starts in a minute's
+        # first seconds: 358 complete minutes instead of 359, a flaky count)
+        end = (time.time_ns() - 3_000_000_000) // M * 60
+        until = datetime.fromtimestamp(end, UTC).isoformat()
+        since = datetime.fromtimestamp(end - 6 * 3600, UTC).isoformat()
         cmd = [sys.executable, "-m", "cryptoflow.cli", "backfill", "--endpoints", str(eps), "--venues",
-               "binance_usdm", "--symbols", "BTCUSDT", "ETHUSDT", "--since", "6h", "--until", until, "--streams",
+               "binance_usdm", "--symbols", "BTCUSDT", "ETHUSDT", "--since", since, "--until", until, "--streams",
                "candles", "funding", "--data-dir", str(tmp_path / "data"), "--json"]
         outs = []
         for _ in range(2):
@@ -170,7 +174,7 @@ async def test_cli_backfill_json_and_rerun(tmp_path: Path) -> None:
             assert proc.returncode == 0, err.decode()
             outs.append(json.loads(out))
         first, second = outs
-        assert first["tasks"] == 4 and first["failed"] == 0 and first["rows_new"] >= 2 * 359
+        assert first["tasks"] == 4 and first["failed"] == 0 and first["rows_new"] >= 2 * 360  # every minute
         assert second["requests"] == 0 and second["rows_new"] == 0
     finally:
         await sim.stop()

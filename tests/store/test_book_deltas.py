@@ -152,3 +152,38 @@ def test_replay_starts_at_the_latest_checkpoint(tmp_path):
     d = rb.as_dict()
     assert d["valid"] and d["seq"] == 58
     assert d["bids"] == [[100.0, 50.0]] and d["asks"] == [[101.0, 1.0], [101.5, 2.0]]
+
+
+async def test_updates_dropped_under_memory_pressure_leave_a_reset_so_replays_do_not_lie(tmp_path):
+    async with sim_and_collector(tmp_path, venues=["bybit"], symbols=["BTCUSDT"], rate=2.0, tap=False,
+                                 markets=["perp"], store_book_deltas=True, book_checkpoint_interval_s=1.0,
+                                 max_buffered_mb=0.05) as run:
+        col, writer = run.rt.collector, run.rt.writer
+        await wait_for(lambda: col.health_report()["venues"]["bybit"]["books_valid"] == 1, timeout=30)
+        real_flush = writer.flush_async
+
+        async def stuck_flush():  # the disk stalls: buffers fill up to the memory bound
+            await asyncio.sleep(0.05)
+            from cryptoflow.store import FlushStats
+
+            return FlushStats(rows=0)
+
+        writer.flush_async = stuck_flush
+        await wait_for(lambda: col.health.counters.get("dropped_backpressure", 0) > 50, timeout=30)
+        assert writer.pending_bytes < 0.05e6 + 1_100 * writer.RAW_DELTA_BYTES  # bound + one check interval
+        assert col.health_report()["store"]["behind"]
+        writer.flush_async = real_flush
+        await wait_for(lambda: not col._deltas_dropped and writer.pending == 0, timeout=20)
+        await asyncio.sleep(2.5)  # the next checkpoint puts the whole book back
+    lake = Lake.open(tmp_path, read_only=True)
+    cur = lake.cursor()
+    rows = cur.execute("SELECT action, epoch_us(ts_recv) * 1000 FROM lake.book_deltas ORDER BY recv_seq").fetchall()
+    # the hole: a reset after the first checkpoints, then (after the next checkpoint) a whole book again
+    first_cp = next(i for i, r in enumerate(rows) if r[0] == "checkpoint")
+    hole = next(i for i, r in enumerate(rows) if r[0] == "reset" and i > first_cp)
+    after = next(i for i, r in enumerate(rows) if r[0] == "checkpoint" and i > hole)
+    between = rows[hole][1] + (rows[after][1] - rows[hole][1]) // 2
+    assert rows[after][1] > rows[hole][1]
+    assert not book_at(lake, "bybit", "BTCUSDT", between).book.valid  # not in sync: said, not guessed
+    assert book_at(lake, "bybit", "BTCUSDT", rows[after][1] + 1_000).book.valid
+    lake.close()

@@ -41,6 +41,7 @@ class CollectorConfig(msgspec.Struct, kw_only=True):
     stale_after_s: float | None = None  # per-connection silence before reconnect (default: venue's)
     max_lifetime_s: float | None = None  # override the venue's maximum connection lifetime
     max_buffered_events: int = 2_000_000  # beyond this, new events are dropped (counted, logged)
+    max_buffered_mb: float = 200.0  # the same when the buffered rows hold this much memory
     health_interval_s: float = 60.0
     fetch_instruments: bool = True
     capture: str | None = None  # record raw frames to this capture file

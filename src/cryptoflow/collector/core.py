@@ -6,7 +6,9 @@ Design points (DESIGN.md, Performance facts):
 - one buffer per stream kind (not per symbol) and one Arrow append per table per flush;
 - books: REST-synced venues get a REST snapshot once diffs are flowing (after connect and after
   a gap); stream-synced venues are resubscribed after a gap to get a fresh snapshot;
-- bounded memory: past ``max_buffered_events`` new events are dropped, counted and logged;
+- bounded memory: past ``max_buffered_events`` rows or ``max_buffered_mb`` of buffered data new
+  events are dropped, counted and logged (a book whose updates were dropped gets a reset row in
+  ``book_deltas`` when storing resumes, so a replay knows it must wait for the next whole book);
 - duplicates from an overlapping connection rotation are removed (trades by id; book diffs by
   sequence in the book engine).
 """
@@ -97,6 +99,8 @@ class Collector:
         self._calls = 0
         self._flush_task: asyncio.Task[None] | None = None
         self._full = False  # the sink holds max_buffered_events: new events are dropped (counted)
+        self._pending_bytes = getattr(sink, "pending_bytes", None) is not None
+        self._deltas_dropped: set[tuple[str, str, str]] = set()  # books with updates dropped while full
         self._last_write_ms: float | None = None
         self._behind_since: float | None = None  # monotonic time the store started falling behind
         add_many = getattr(sink, "add_many", None)  # resolved once: _on_items runs per frame
@@ -188,7 +192,7 @@ class Collector:
         # at tens of thousands a second, so lookups are hoisted into locals and dict probes inlined.
         self._calls += 1
         if self._calls & 1023 == 0:  # counting buffered rows is not free: check every 1024 frames
-            self._full = self.sink.pending >= self.config.max_buffered_events
+            self._full = self._sink_full()
         full = self._full
         keep: list[Any] = []
         streams = self.health.streams
@@ -222,6 +226,12 @@ class Collector:
         if full and not self._warned_full():
             log.error("store is not keeping up: %d events buffered; dropping new events", self.sink.pending)
 
+    def _sink_full(self) -> bool:
+        cfg = self.config
+        if self.sink.pending >= cfg.max_buffered_events:
+            return True
+        return self._pending_bytes and self.sink.pending_bytes >= cfg.max_buffered_mb * 1e6  # type: ignore[attr-defined]
+
     def _sink_many(self, events: list[Any]) -> None:
         """Hand a frame's events to the sink: ``add_many`` when it has one (BatchWriter), else ``add``."""
         for e in events:
@@ -238,7 +248,7 @@ class Collector:
 
     def _on_book(self, upd: BookUpdate) -> None:
         if self._add_book is not None:
-            self._add_book(upd)
+            self._store_delta(upd)
         result = self.engine.apply(upd)
         if result is Applied.APPLIED:
             sh = self.health.streams.get((upd.venue, "book_update")) or self.health.stream(upd.venue, "book_update")
@@ -252,6 +262,18 @@ class Collector:
         elif result == Applied.BUFFERED and key in self._need_snapshot:
             self._need_snapshot.discard(key)
             self._fetch_snapshot(key)
+
+    def _store_delta(self, upd: BookUpdate) -> None:
+        if self._full:  # memory bound reached: drop (counted); a reset row marks the hole later
+            self.health.counters["dropped_backpressure"] += 1
+            self._deltas_dropped.add((upd.venue, upd.market, upd.instrument))
+            return
+        if self._deltas_dropped:
+            key = (upd.venue, upd.market, upd.instrument)
+            if key in self._deltas_dropped:
+                self._deltas_dropped.discard(key)
+                self._add_book(book_reset(key, upd.symbol, upd.sync, upd.ts_recv))  # type: ignore[misc]
+        self._add_book(upd)  # type: ignore[misc]
 
     def _resync(self, key: tuple[str, str, str], mode: SyncMode) -> None:
         if mode == SyncMode.REST_DIFF:
@@ -340,7 +362,7 @@ class Collector:
     async def flush(self) -> int:
         t0 = time.perf_counter()
         n = (await self.sink.flush_async()).rows
-        self._full = self.sink.pending >= self.config.max_buffered_events
+        self._full = self._sink_full()
         if n:
             self._last_write_ms = round((time.perf_counter() - t0) * 1000, 2)
             self.health.write_latency_ms.append(self._last_write_ms)
@@ -444,6 +466,9 @@ class Collector:
             reasons.append(f"the last write took {lat / 1000:.1f} s (flush interval {cfg.flush_interval_s:g} s)")
         if pending >= cfg.max_buffered_events // 2:
             reasons.append(f"{pending:,} rows buffered (new events are dropped at {cfg.max_buffered_events:,})")
+        held = self.sink.pending_bytes / 1e6 if self._pending_bytes else 0.0  # type: ignore[attr-defined]
+        if held >= cfg.max_buffered_mb / 2:
+            reasons.append(f"{held:,.0f} MB buffered (new events are dropped at {cfg.max_buffered_mb:,.0f} MB)")
         now = time.monotonic()
         if reasons and self._behind_since is None:
             self._behind_since = now

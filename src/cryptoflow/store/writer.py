@@ -238,6 +238,18 @@ class BatchWriter:
         stashed = sum(len(b) for _, b in self._stash)
         return sum(len(b) for b in self._bufs.values()) + len(self._deltas) + self._sealed_rows + stashed
 
+    # bytes per buffered row not sealed yet (Python objects; a book update with its level lists is
+    # the largest): an estimate, so the collector's limit holds before the rows become Arrow
+    RAW_ROW_BYTES = 400
+    RAW_DELTA_BYTES = 1_000
+
+    @property
+    def pending_bytes(self) -> int:
+        """Memory the buffered rows hold, about: sealed tables exactly, unsealed rows estimated."""
+        sealed = sum(t.nbytes for ts in self._sealed.values() for t in ts)
+        raw = sum(len(b) for b in self._bufs.values()) + sum(len(b) for _, b in self._stash)
+        return sealed + raw * self.RAW_ROW_BYTES + len(self._deltas) * self.RAW_DELTA_BYTES
+
     def _take(self) -> _Taken:
         with self._lock:
             bufs, self._bufs = self._bufs, self._fresh()
