@@ -44,8 +44,10 @@ async def test_backfill_is_complete_correct_and_idempotent(tmp_path: Path) -> No
     sim = await _sim()
     lake = Lake.open(tmp_path / "data")
     try:
-        # end on a minute boundary the simulator closed seconds ago: both runs see the same last minute
-        now = (time.time_ns() - 3_000_000_000) // M * M
+        # end on a 5-minute boundary the simulator closed seconds ago: both runs see the same last minute and
+        # the same last 5m open-interest period (ending on a plain minute, a 5m period could close between the
+        # two runs and the rerun rightly fetched it: a flaky "nothing new" check)
+        now = (time.time_ns() - 3_000_000_000) // (5 * M) * (5 * M)
         since, until = now // H * H - 2 * 24 * H, now
         bf = Backfiller(lake, _venues(sim), commit_rows=2_000)
         tasks, skipped = bf.plan(SYMBOLS, ["candles", "funding", "open_interest"], since, until, markets=["perp"])
