@@ -48,8 +48,10 @@ async def test_in_process_collector_lifecycle(tmp_path):
             msg = await fails(client, "get_prices", symbols=["BTCUSDT"])
             assert "no store" in msg and "start_streaming" in msg
 
-            out = await call(client, "start_streaming", symbols=["BTCUSDT"], venues=VENUES, markets=["perp"])
+            out = await call(client, "start_streaming", symbols=["BTCUSDT"], venues=VENUES, markets=["perp"],
+                             book_deltas=True)
             assert out["status"]["state"] == "running_in_process" and "3 venues" in out["message"]
+            assert "book updates included" in out["message"]
             assert "already runs in this process" in await fails(client, "start_streaming", symbols=["BTCUSDT"])
 
             await _until(client, "get_prices", lambda o: len(o["quotes"]) == 3, symbols=["BTCUSDT"])
@@ -85,6 +87,8 @@ async def test_in_process_collector_lifecycle(tmp_path):
             assert written > 0 and stats["total_rows"] >= written  # the restart wrote rows before too
             after = await call(client, "get_prices", symbols=["BTCUSDT"], max_age_s=600)
             assert after["source"] == "store" and len(after["quotes"]) == 3
+            past = await call(client, "get_orderbook", symbol="BTCUSDT", venue="okx", at="1s")  # from book deltas
+            assert past["source"] == "store" and past["levels_available"] > 20
             assert "no collector runs" in await fails(client, "stop_streaming")
     finally:
         await sim.stop()

@@ -71,6 +71,7 @@ class ServerContext:
     _registry: Registry | None = field(default=None, repr=False)
     _registry_tried: bool = False
     backfills: dict[str, Any] = field(default_factory=dict)  # job id -> tools_venue_data.BackfillJob
+    venue_rest: Any = None  # feed.rest.RestClient of get_venue_data, made on first use, closed by aclose
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -272,6 +273,10 @@ class ServerContext:
             registry, self._registry, self._registry_tried = self._registry, None, False
         if registry is not None:
             registry.close()
+        rest, self.venue_rest = self.venue_rest, None
+        if rest is not None:
+            with contextlib.suppress(Exception):
+                await rest.close()
 
 
 def _pid() -> int:

@@ -124,13 +124,17 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     @tool(server, annotations=CONTROLS)
     async def start_streaming(symbols: Annotated[list[str], Field(min_length=1, max_length=50)],
                               venues: VenuesArg = None, streams: StreamsArg = None, markets: MarketsArg = None,
-                              flush_interval_s: FlushArg = None) -> StreamingActionResult:
+                              flush_interval_s: FlushArg = None,
+                              book_deltas: Annotated[bool | None, Field(description=(
+                                  "also store every order-book update, so get_orderbook(at=...) can rebuild any "
+                                  "past book at full depth (the largest table by far)"))] = None,
+                              ) -> StreamingActionResult:
         """Start collecting live data in this server process: the listed symbols from the venues (default:
         all eight) and streams (default: all), written to the store every flush interval. Live tools then
         answer from memory. Refused when a collector already runs here (use configure_streaming) or in
         another process on the same data directory."""
         overrides = {"symbols": symbols_arg(symbols), "venues": venues, "streams": streams, "markets": markets,
-                     "flush_interval_s": flush_interval_s}
+                     "flush_interval_s": flush_interval_s, "store_book_deltas": book_deltas}
         try:
             cfg = ctx.collector_config(**{k: v for k, v in overrides.items() if v is not None})
             rt = await ctx.start_collector(cfg)
@@ -139,7 +143,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         n = len(rt.collector.sessions)
         return StreamingActionResult(action="start", status=status_of(ctx), message=(
             f"collector started in this process: {len(cfg.symbols)} symbols x {len(cfg.venues)} venues over {n} "
-            f"connections, writing to {ctx.data_dir} every {cfg.flush_interval_s:g} s"))
+            f"connections, writing to {ctx.data_dir} every {cfg.flush_interval_s:g} s"
+            + (", book updates included" if cfg.store_book_deltas else "")))
 
     @tool(server, annotations=STOPS)
     async def stop_streaming() -> StreamingActionResult:

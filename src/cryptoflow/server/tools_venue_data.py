@@ -106,14 +106,12 @@ def _venue(ctx: ServerContext, venue_id: str) -> Any:
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
-    client_holder: dict[str, Any] = {}
-
     def client() -> Any:
         from cryptoflow.feed.rest import RestClient
 
-        if "c" not in client_holder:
-            client_holder["c"] = RestClient()
-        return client_holder["c"]
+        if ctx.venue_rest is None:  # kept on the context so the server's shutdown closes its HTTP session
+            ctx.venue_rest = RestClient()
+        return ctx.venue_rest
 
     async def get_venue_data(
         venue: VenueId, kind: KindArg, symbol: Annotated[str | None, Field(max_length=40, description=(
