@@ -13,8 +13,11 @@ AGE = 3600.0
 
 
 def _stored_quotes(store, symbol: str) -> dict[str, tuple[float, float, float, float]]:
-    rows = store.sql("SELECT venue, arg_max(bid_price, ts_ns), arg_max(bid_qty, ts_ns), arg_max(ask_price, ts_ns), "
-                     "arg_max(ask_qty, ts_ns) FROM lake.bbo WHERE symbol = ? AND market = 'perp' GROUP BY 1", [symbol])
+    # the newest quote per venue, whole: by venue time, then update id, then arrival (several quotes share a
+    # venue's ms timestamp; taking each column's arg_max separately could mix two of them)
+    rows = store.sql("SELECT venue, bid_price, bid_qty, ask_price, ask_qty FROM lake.bbo WHERE symbol = ? AND "
+                     "market = 'perp' QUALIFY row_number() OVER (PARTITION BY venue ORDER BY ts_ns DESC, "
+                     "coalesce(update_id, -1) DESC, ts_recv DESC) = 1", [symbol])
     return {r[0]: r[1:] for r in rows}
 
 

@@ -102,7 +102,7 @@ async def test_get_funding_equals_the_last_rates_sent(server, market_store):
         out = await call(client, "get_funding", symbols=["BTCUSDT", "ETHUSDT"], max_age_s=BIG_AGE)
         assert {r["venue"] for r in out["rates"]} == set(PERP_VENUES)
         stored = {(v, s): rate for v, s, rate in market_store.sql(
-            "SELECT venue, symbol, arg_max(rate, ts_ns) FROM lake.funding_rates GROUP BY ALL")}
+            "SELECT venue, symbol, arg_max(rate, (ts_ns, ts_recv)) FROM lake.funding_rates GROUP BY ALL")}
         for r in out["rates"]:
             assert r["rate"] == stored[(r["venue"], r["symbol"])]
             if r["venue"] != "binance_usdm":  # the simulated markPrice frame carries the previous tick's rate
