@@ -398,8 +398,8 @@ class Collector:
         """Every synced book, whole, into book_deltas: replays start from the latest checkpoint."""
         for book in list(self.engine.books.values()):
             cp = book.checkpoint(now)
-            if cp is not None and self._add_book is not None:
-                self._add_book(cp)
+            if cp is not None:
+                self._add_book(cp)  # type: ignore[misc]  # only called with book deltas on
 
     def _subs_of(self, venue: str, market: str, native: str) -> list[Subscription]:
         entry = self.book_subs.get((venue, market, native))

@@ -203,6 +203,7 @@ class OrderBook:
                     del side[p]
         self.seq = upd.seq
         self.ts = upd.ts
+        self.sync = upd.sync
 
     def _apply_levels(self, upd: BookUpdate) -> bool:
         """Apply a diff's levels; False if the book ends up crossed.
@@ -270,7 +271,6 @@ class BookEngine:
             return Applied.WAITING
         if type(upd) is BookCheckpoint:  # a replay: the collector's synced book, exactly
             book._replace(upd)
-            book.sync = upd.sync
             book.buffer.clear()
             book.state = BookState.SYNCED
             return Applied.APPLIED
@@ -291,7 +291,6 @@ class BookEngine:
 
     def _snapshot(self, book: OrderBook, upd: BookUpdate) -> Applied:
         book._replace(upd)
-        book.sync = upd.sync
         book.updates += 1
         book.snapshots += 1
         if book._had_gap:

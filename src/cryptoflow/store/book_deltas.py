@@ -91,12 +91,6 @@ class DeltaBuffer:
             self.rest_at.append(len(self.items))
         self.items.append(upd)
 
-    def prepend(self, older: DeltaBuffer) -> None:
-        """Put a failed flush's rows back in front, keeping arrival order."""
-        n = len(older.items)
-        self.items[:0] = older.items
-        self.rest_at = older.rest_at + [i + n for i in self.rest_at]
-
     def to_arrow(self, first_recv_seq: int) -> pa.Table:
         return to_arrow(self.items, first_recv_seq, self.rest_at)
 

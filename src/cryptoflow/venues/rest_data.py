@@ -135,6 +135,10 @@ class DataQuery:
     end_ns: int | None = None  # exclusive
     limit: int | None = None
 
+    def covers(self, ts_ns: int) -> bool:
+        """``ts_ns`` lies in ``[start_ns, end_ns)`` (an open bound covers everything on its side)."""
+        return (self.start_ns is None or ts_ns >= self.start_ns) and (self.end_ns is None or ts_ns < self.end_ns)
+
 
 @dataclass(frozen=True, slots=True)
 class RestCall:

@@ -117,10 +117,6 @@ def _reset_wait(headers: dict[str, str]) -> float | None:
     return max(0.0, reset - time.time())
 
 
-def _inside(q: DataQuery, ts: int) -> bool:
-    return (q.start_ns is None or ts >= q.start_ns) and (q.end_ns is None or ts < q.end_ns)
-
-
 @register
 class GateioRestData(VenueRestData):
     """Gate.io USDT-settled perpetuals: api.gateio.ws ``/api/v4/futures/usdt``."""
@@ -261,11 +257,11 @@ class GateioRestData(VenueRestData):
             return [
                 metric(v, mkt, sym, _ns(b.t), ts_recv, "premium_index", b.c, q.period)
                 for b in bars
-                if _inside(q, _ns(b.t))
+                if q.covers(_ns(b.t))
             ]
         if kind is K.FUNDING_HISTORY:
             rows_f = sorted(S.FUNDING.decode(body), key=lambda r: r.t)
-            return [Funding(v, mkt, sym, r.t * _S, ts_recv, r.r) for r in rows_f if _inside(q, r.t * _S)]
+            return [Funding(v, mkt, sym, r.t * _S, ts_recv, r.r) for r in rows_f if q.covers(r.t * _S)]
         return self._stats(q, S.STATS.decode(body), ts_recv)
 
     def _trade(self, r: S.RestTrade, market: str, sym: str, cs: float, ts_recv: int) -> Trade:
@@ -283,7 +279,7 @@ class GateioRestData(VenueRestData):
         out: list[Record] = []
         for k in sorted(S.CANDLES.decode(body), key=lambda k: k.t):
             t = _ns(k.t)
-            if not _inside(q, t):
+            if not q.covers(t):
                 continue
             if k.v is None:
                 raise RestDataError(self.venue_id, f"candle at {k.t} has no volume (mark/index candles?)")
@@ -300,7 +296,7 @@ class GateioRestData(VenueRestData):
         out: list[Record] = []
         for r in sorted(rows, key=lambda r: r.time):
             ts = r.time * _S
-            if not _inside(q, ts):
+            if not q.covers(ts):
                 continue
             if q.kind is K.OPEN_INTEREST_HISTORY:
                 if r.open_interest is not None:

@@ -101,10 +101,6 @@ def _warn_cut(q: DataQuery, n: int) -> None:
                 q.kind.value, q.inst.native if q.inst else "", n, q.start_ns, q.end_ns)  # fmt: skip
 
 
-def _inside(q: DataQuery, ts: int) -> bool:
-    return (q.start_ns is None or ts >= q.start_ns) and (q.end_ns is None or ts < q.end_ns)
-
-
 def _rate(amount: float | None, inst: Instrument, index: float | None) -> float | None:
     """A ticker's funding AMOUNT per contract -> the relative rate (needs the index price)."""
     if amount is None or not index:
@@ -235,7 +231,7 @@ class KrakenFuturesRestData(VenueRestData):
             return [
                 Funding(self.venue_id, inst.market, inst.symbol, ts, ts_recv, rate, None, None, FUNDING_INTERVAL_HOURS)
                 for ts, rate in rates
-                if _inside(q, ts)
+                if q.covers(ts)
             ]
         if kind is K.CANDLES:
             assert q.period is not None
@@ -245,7 +241,7 @@ class KrakenFuturesRestData(VenueRestData):
             out = []
             for c in sorted(doc_c.candles, key=lambda c: c.time):
                 t = c.time * _MS
-                if _inside(q, t):
+                if q.covers(t):
                     vol = inst.to_base(c.volume, c.close)
                     out.append(candle_from_rest(self.venue_id, inst, q.period, t, c.open, c.high, c.low, c.close,
                                                 vol, ts_recv))  # fmt: skip
@@ -320,7 +316,7 @@ class KrakenFuturesRestData(VenueRestData):
         out: list[Record] = []
         for sec, row in sorted(zip(res.timestamp, res.data, strict=True), key=lambda x: x[0]):
             ts = sec * _S
-            if not _inside(q, ts):
+            if not q.covers(ts):
                 continue
             value = float(row[-1] if isinstance(row, list) else row)
             out.append(self._oi(inst, ts, ts_recv, value, None))
